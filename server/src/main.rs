@@ -1,0 +1,92 @@
+use podium_server::app::Application;
+use podium_server::auth::{Claims, Role, unix_now};
+use podium_server::config::Config;
+use podium_server::ids::RoomId;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    podium_server::telemetry::init();
+    let file = config_path();
+    let config = match Config::load(file.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("podium: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the runtime starts");
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "podium stopped");
+            eprintln!("podium: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--config <file>` or `PODIUM_CONFIG`.
+fn config_path() -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("PODIUM_CONFIG").map(PathBuf::from)
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(config).await?;
+    let state = app.state();
+    tracing::info!(url = %app.base_url(), workers = state.pool.len(), "podium listening");
+    if state.config.auth.dev_mode {
+        print_dev_links(&app);
+    }
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("podium stopped");
+    Ok(())
+}
+
+/// Dev mode: links with ready tokens, so a newcomer can click through.
+fn print_dev_links(app: &Application) {
+    let state = app.state();
+    let room = RoomId::parse("demo").expect("valid");
+    let token = |role, name: &str| {
+        state.tokens.issue(&Claims {
+            room: room.clone(),
+            user: name.to_lowercase(),
+            name: name.to_owned(),
+            role,
+            exp: unix_now() + state.config.auth.token_ttl_secs,
+        })
+    };
+    let base = app.base_url();
+    println!("\nPodium is running in dev mode (tokens and keys below are for this run only):");
+    println!("  teacher  {base}/teacher.html#token={}", token(Role::Teacher, "Teacher"));
+    println!("  student  {base}/student.html#token={}", token(Role::Student, "Student"));
+    println!(
+        "  admin    {base}/admin.html#token={}&key={}",
+        token(Role::Admin, "Admin"),
+        state.admin_key.expose()
+    );
+    println!("  or open  {base}/ and pick a room, a name and a role");
+    println!("  health   {base}/health    metrics {base}/metrics\n");
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

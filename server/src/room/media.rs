@@ -1,0 +1,542 @@
+//! What peers do in a room: transports, producers, consumers, and the
+//! classroom's own gestures (chat, hands, speaking, kicks). Each method checks
+//! the caller's role first and changes nothing when it refuses.
+
+use super::{ProducerEntry, Room, RoomEvent, broadcast};
+use crate::auth::Role;
+use crate::error::{Error, Result};
+use crate::ids::PeerId;
+use crate::signaling::protocol::{
+    ChatFrom, CloseReason, Direction, Notification, ProducerInfo, ResponseData, Source,
+};
+use mediasoup::consumer::ConsumerType;
+use mediasoup::prelude::*;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Highest bitrate a browser may send on one transport (camera + screen).
+const MAX_INCOMING_BITRATE: u64 = 6_000_000;
+/// Coalesces the keyframe requests of many consumers (a join storm) into one.
+const KEY_FRAME_REQUEST_DELAY_MS: u32 = 500;
+
+impl Room {
+    fn listen_infos(&self) -> WebRtcTransportListenInfos {
+        let rtc = &self.config().rtc;
+        let listen_ip: IpAddr = self.config().listen_ip();
+        let info = |protocol| ListenInfo {
+            protocol,
+            ip: listen_ip,
+            announced_address: self.config().announced_ip().map(|ip| ip.to_string()),
+            expose_internal_ip: false,
+            port: None,
+            port_range: Some(rtc.port_min..=rtc.port_max),
+            flags: None,
+            send_buffer_size: (rtc.udp_send_buffer > 0).then_some(rtc.udp_send_buffer),
+            recv_buffer_size: (rtc.udp_recv_buffer > 0).then_some(rtc.udp_recv_buffer),
+        };
+        WebRtcTransportListenInfos::new(info(Protocol::Udp)).insert(info(Protocol::Tcp))
+    }
+
+    pub fn set_rtp_capabilities(&self, peer_id: PeerId, caps: RtpCapabilities) -> Result<ResponseData> {
+        let mut state = self.state.lock();
+        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        peer.rtp_capabilities = Some(caps);
+        Ok(ResponseData::Empty {})
+    }
+
+    pub async fn create_transport(&self, peer_id: PeerId, direction: Direction) -> Result<ResponseData> {
+        let slot = {
+            let state = self.state.lock();
+            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            if direction == Direction::Send {
+                match peer.role {
+                    Role::Admin => return Err(Error::Forbidden("admins observe; they do not send media".into())),
+                    Role::Student if !peer.can_speak => {
+                        return Err(Error::Forbidden(
+                            "students send media only once the teacher lets them speak".into(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            let existing = match direction {
+                Direction::Send => &peer.send_transport,
+                Direction::Recv => &peer.recv_transport,
+            };
+            if existing.is_some() {
+                return Err(Error::Conflict(format!("a {direction:?} transport exists already").to_lowercase()));
+            }
+            peer.slot
+        };
+        let router = self.router(slot)?;
+        let mut options = WebRtcTransportOptions::new(self.listen_infos());
+        options.enable_udp = true;
+        options.enable_tcp = true;
+        options.prefer_udp = true;
+        options.initial_available_outgoing_bitrate = u64::from(self.config().rtc.initial_outgoing_bitrate);
+        let transport = router.create_webrtc_transport(options).await?;
+        if direction == Direction::Send {
+            transport.set_max_incoming_bitrate(MAX_INCOMING_BITRATE).await?;
+        }
+        let data = ResponseData::TransportCreated {
+            id: transport.id(),
+            ice_parameters: transport.ice_parameters().clone(),
+            ice_candidates: transport.ice_candidates().clone(),
+            dtls_parameters: transport.dtls_parameters(),
+        };
+        let mut state = self.state.lock();
+        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let place = match direction {
+            Direction::Send => &mut peer.send_transport,
+            Direction::Recv => &mut peer.recv_transport,
+        };
+        if place.is_some() {
+            return Err(Error::Conflict("a transport of this direction exists already".into()));
+        }
+        *place = Some(transport);
+        Ok(data)
+    }
+
+    fn own_transport(&self, peer_id: PeerId, transport_id: TransportId) -> Result<WebRtcTransport> {
+        let state = self.state.lock();
+        let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        peer.transport(transport_id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("transport", transport_id))
+    }
+
+    pub async fn connect_transport(
+        &self,
+        peer_id: PeerId,
+        transport_id: TransportId,
+        dtls_parameters: DtlsParameters,
+    ) -> Result<ResponseData> {
+        let transport = self.own_transport(peer_id, transport_id)?;
+        transport
+            .connect(WebRtcTransportRemoteParameters { dtls_parameters })
+            .await
+            .map_err(|e| Error::Media(format!("connectTransport: {e}")))?;
+        Ok(ResponseData::Empty {})
+    }
+
+    pub async fn restart_ice(&self, peer_id: PeerId, transport_id: TransportId) -> Result<ResponseData> {
+        let transport = self.own_transport(peer_id, transport_id)?;
+        let ice_parameters = transport.restart_ice().await?;
+        Ok(ResponseData::IceRestarted { ice_parameters })
+    }
+
+    pub async fn produce(
+        self: &Arc<Self>,
+        peer_id: PeerId,
+        transport_id: TransportId,
+        kind: MediaKind,
+        rtp_parameters: RtpParameters,
+        source: Source,
+    ) -> Result<ResponseData> {
+        let (transport, slot) = {
+            let state = self.state.lock();
+            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            match peer.role {
+                Role::Admin => return Err(Error::Forbidden("admins observe; they do not send media".into())),
+                Role::Student if !peer.can_speak => {
+                    return Err(Error::Forbidden(
+                        "students cannot produce unless the teacher lets them speak".into(),
+                    ));
+                }
+                Role::Student if source != Source::Mic => {
+                    return Err(Error::Forbidden("a student allowed to speak sends their microphone only".into()));
+                }
+                _ => {}
+            }
+            if source.kind() != kind {
+                return Err(Error::BadRequest(format!("source {source:?} does not carry {kind:?}").to_lowercase()));
+            }
+            if peer.producers.values().any(|(_, s)| *s == source) {
+                return Err(Error::Conflict(format!("already producing {source:?}").to_lowercase()));
+            }
+            let transport = peer
+                .send_transport
+                .as_ref()
+                .filter(|t| t.id() == transport_id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("send transport", transport_id))?;
+            (transport, peer.slot)
+        };
+        let mut options = ProducerOptions::new(kind, rtp_parameters);
+        if kind == MediaKind::Video {
+            options.key_frame_request_delay = KEY_FRAME_REQUEST_DELAY_MS;
+        }
+        let producer = transport.produce(options).await?;
+        let info = ProducerInfo {
+            id: producer.id(),
+            peer_id,
+            kind,
+            source,
+            paused: producer.paused(),
+        };
+        {
+            let mut state = self.state.lock();
+            let Some(peer) = state.peers.get_mut(&peer_id) else {
+                return Err(Error::not_found("peer", peer_id));
+            };
+            if peer.role == Role::Student && !peer.can_speak {
+                return Err(Error::Forbidden("permission to speak was withdrawn".into()));
+            }
+            peer.producers.insert(producer.id(), (producer.clone(), source));
+            state.producers.insert(producer.id(), ProducerEntry { info: info.clone(), slot });
+            let text = Notification::NewProducer { producer: info.clone() }.to_text();
+            broadcast(&state, &text, |p| p.id != peer_id);
+        }
+        tracing::info!(room = %self.id, peer = %peer_id, producer = %producer.id(), ?source, "producing");
+        if kind == MediaKind::Audio {
+            if let Err(error) = self.observe(producer.id(), slot).await {
+                tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
+            }
+        }
+        Ok(ResponseData::Produced {
+            producer_id: producer.id(),
+        })
+    }
+
+    /// Pipes `producer_id` (on `from`) to the router on `to`, once.
+    async fn ensure_pipe(&self, producer_id: ProducerId, from: usize, to: usize) -> Result<()> {
+        if from == to {
+            return Ok(());
+        }
+        let _setup = self.setup.lock().await;
+        if self.state.lock().pipes.contains_key(&(to, producer_id)) {
+            return Ok(());
+        }
+        let (source, target) = (self.router(from)?, self.router(to)?);
+        let pair = source
+            .pipe_producer_to_router(producer_id, PipeToRouterOptions::new(target))
+            .await?;
+        let mut state = self.state.lock();
+        if !state.producers.contains_key(&producer_id) {
+            return Err(Error::not_found("producer", producer_id)); // closed meanwhile; `pair` drops
+        }
+        state.pipes.insert((to, producer_id), pair);
+        tracing::debug!(room = %self.id, producer = %producer_id, from, to, "producer piped");
+        Ok(())
+    }
+
+    /// Adds an audio producer to the home router's speaker observer.
+    async fn observe(&self, producer_id: ProducerId, slot: usize) -> Result<()> {
+        let home = self.state.lock().home.ok_or_else(|| Error::Internal("room has no home".into()))?;
+        self.ensure_pipe(producer_id, slot, home).await?;
+        let observer = self.state.lock().observer.clone();
+        if let Some(observer) = observer {
+            observer
+                .add_producer(RtpObserverAddProducerOptions::new(producer_id))
+                .await?;
+            self.state.lock().observed.push(producer_id);
+        }
+        Ok(())
+    }
+
+    pub async fn consume(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
+        let (transport, caps, slot, entry) = {
+            let state = self.state.lock();
+            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let entry = state
+                .producers
+                .get(&producer_id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("producer", producer_id))?;
+            if entry.info.peer_id == peer_id {
+                return Err(Error::BadRequest("a peer does not consume its own producer".into()));
+            }
+            if peer.consumers.values().any(|c| c.producer_id() == producer_id) {
+                return Err(Error::Conflict("already consuming this producer".into()));
+            }
+            let transport = peer
+                .recv_transport
+                .clone()
+                .ok_or_else(|| Error::Conflict("create a recv transport first".into()))?;
+            let caps = peer
+                .rtp_capabilities
+                .clone()
+                .ok_or_else(|| Error::Conflict("call setRtpCapabilities first".into()))?;
+            (transport, caps, peer.slot, entry)
+        };
+        self.ensure_pipe(producer_id, entry.slot, slot).await?;
+        let router = self.router(slot)?;
+        if !router.can_consume(&producer_id, &caps) {
+            return Err(Error::Media("the browser cannot decode this producer's codec".into()));
+        }
+        let mut options = ConsumerOptions::new(producer_id, caps);
+        options.paused = true;
+        let consumer = transport.consume(options).await?;
+
+        let events = self.events.clone();
+        let consumer_id = consumer.id();
+        let mut handlers = vec![consumer.on_producer_close(move || {
+            let _ = events.send(RoomEvent::ConsumerClosed {
+                peer_id,
+                consumer_id,
+                producer_id,
+            });
+        })];
+        if consumer.r#type() == ConsumerType::Simulcast {
+            let events = self.events.clone();
+            handlers.push(consumer.on_layers_change(move |layers| {
+                let _ = events.send(RoomEvent::LayersChanged {
+                    peer_id,
+                    consumer_id,
+                    layers: *layers,
+                });
+            }));
+        }
+        let data = ResponseData::Consumed {
+            consumer_id,
+            producer_id,
+            peer_id: entry.info.peer_id,
+            kind: consumer.kind(),
+            source: entry.info.source,
+            rtp_parameters: consumer.rtp_parameters().clone(),
+            consumer_type: match consumer.r#type() {
+                ConsumerType::Simulcast => "simulcast",
+                ConsumerType::Svc => "svc",
+                _ => "simple",
+            }
+            .to_owned(),
+            producer_paused: consumer.producer_paused(),
+        };
+        let mut state = self.state.lock();
+        let Some(peer) = state.peers.get_mut(&peer_id) else {
+            return Err(Error::not_found("peer", peer_id));
+        };
+        peer.consumers.insert(consumer_id, consumer);
+        peer.handlers.extend(handlers);
+        Ok(data)
+    }
+
+    fn own_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<Consumer> {
+        let state = self.state.lock();
+        let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        peer.consumers
+            .get(&consumer_id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("consumer", consumer_id))
+    }
+
+    pub async fn resume_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<ResponseData> {
+        let consumer = self.own_consumer(peer_id, consumer_id)?;
+        consumer.resume().await?;
+        if consumer.kind() == MediaKind::Video {
+            // The producer's keyframe requests are coalesced (key_frame_request_delay).
+            consumer.request_key_frame().await?;
+        }
+        Ok(ResponseData::Empty {})
+    }
+
+    pub async fn pause_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<ResponseData> {
+        self.own_consumer(peer_id, consumer_id)?.pause().await?;
+        Ok(ResponseData::Empty {})
+    }
+
+    pub async fn set_preferred_layers(
+        &self,
+        peer_id: PeerId,
+        consumer_id: ConsumerId,
+        spatial_layer: u8,
+        temporal_layer: Option<u8>,
+    ) -> Result<ResponseData> {
+        let consumer = self.own_consumer(peer_id, consumer_id)?;
+        if consumer.r#type() != ConsumerType::Simulcast {
+            return Err(Error::BadRequest("only simulcast consumers have layers".into()));
+        }
+        let mode = consumer
+            .rtp_parameters()
+            .encodings
+            .first()
+            .map(|e| e.scalability_mode.clone())
+            .unwrap_or_default();
+        let (spatial, temporal) = (mode.spatial_layers().get(), mode.temporal_layers().get());
+        if spatial_layer >= spatial || temporal_layer.is_some_and(|t| t >= temporal) {
+            return Err(Error::BadRequest(format!(
+                "layers out of range: spatial 0..{spatial}, temporal 0..{temporal}"
+            )));
+        }
+        consumer
+            .set_preferred_layers(ConsumerLayers {
+                spatial_layer,
+                temporal_layer,
+            })
+            .await?;
+        Ok(ResponseData::Empty {})
+    }
+
+    /// The producer, if the caller may act on it: its owner, or staff.
+    fn producer_for(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<Producer> {
+        let state = self.state.lock();
+        let caller = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let entry = state
+            .producers
+            .get(&producer_id)
+            .ok_or_else(|| Error::not_found("producer", producer_id))?;
+        if entry.info.peer_id != peer_id && !caller.role.is_staff() {
+            return Err(Error::Forbidden("only its owner or the teacher acts on a producer".into()));
+        }
+        state
+            .peers
+            .get(&entry.info.peer_id)
+            .and_then(|owner| owner.producers.get(&producer_id))
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| Error::not_found("producer", producer_id))
+    }
+
+    pub async fn pause_producer(&self, peer_id: PeerId, producer_id: ProducerId, pause: bool) -> Result<ResponseData> {
+        let producer = self.producer_for(peer_id, producer_id)?;
+        if pause {
+            producer.pause().await?;
+        } else {
+            producer.resume().await?;
+        }
+        let mut state = self.state.lock();
+        if let Some(entry) = state.producers.get_mut(&producer_id) {
+            entry.info.paused = pause;
+        }
+        let owner = state.producers.get(&producer_id).map(|e| e.info.peer_id);
+        let text = if pause {
+            Notification::ProducerPaused { producer_id }
+        } else {
+            Notification::ProducerResumed { producer_id }
+        }
+        .to_text();
+        broadcast(&state, &text, |p| Some(p.id) != owner);
+        Ok(ResponseData::Empty {})
+    }
+
+    pub fn close_producer(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
+        // Checks the caller may close it; the handle is a clone, dropping it closes nothing.
+        let _checked = self.producer_for(peer_id, producer_id)?;
+        self.remove_producer(producer_id);
+        Ok(ResponseData::Empty {})
+    }
+
+    /// Closes a producer (and its pipes) and tells the room.
+    fn remove_producer(&self, producer_id: ProducerId) {
+        let (producer, pipes) = {
+            let mut state = self.state.lock();
+            let Some(entry) = state.producers.remove(&producer_id) else {
+                return;
+            };
+            let producer = state
+                .peers
+                .get_mut(&entry.info.peer_id)
+                .and_then(|owner| owner.producers.remove(&producer_id));
+            state.observed.retain(|id| *id != producer_id);
+            let keys: Vec<_> = state.pipes.keys().filter(|(_, p)| *p == producer_id).copied().collect();
+            let pipes: Vec<_> = keys.into_iter().filter_map(|k| state.pipes.remove(&k)).collect();
+            let text = Notification::ProducerClosed { producer_id }.to_text();
+            broadcast(&state, &text, |p| p.id != entry.info.peer_id);
+            (producer, pipes)
+        };
+        drop(pipes);
+        drop(producer);
+        tracing::info!(room = %self.id, producer = %producer_id, "producer closed");
+    }
+
+    pub fn chat(&self, peer_id: PeerId, text: String) -> Result<ResponseData> {
+        let max = self.config().limits.max_chat_chars;
+        if text.trim().is_empty() || text.chars().count() > max {
+            return Err(Error::BadRequest(format!("chat messages are 1 to {max} characters")));
+        }
+        let mut state = self.state.lock();
+        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        if !peer.chat_allowance.take(std::time::Instant::now()) {
+            return Err(Error::RateLimited { per_second: 1 });
+        }
+        let from = ChatFrom {
+            peer_id,
+            name: peer.name.clone(),
+            role: peer.role,
+        };
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let text = Notification::Chat { from, text, at }.to_text();
+        broadcast(&state, &text, |_| true);
+        Ok(ResponseData::Empty {})
+    }
+
+    pub fn set_hand(&self, caller: PeerId, target: Option<PeerId>, raised: bool) -> Result<ResponseData> {
+        let mut state = self.state.lock();
+        let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
+        let target = target.unwrap_or(caller);
+        if target != caller && !caller_role.is_staff() {
+            return Err(Error::Forbidden("only the teacher lowers another peer's hand".into()));
+        }
+        let peer = state.peers.get_mut(&target).ok_or_else(|| Error::not_found("peer", target))?;
+        if raised && peer.role != Role::Student {
+            return Err(Error::BadRequest("only students raise their hand".into()));
+        }
+        if peer.hand_raised == raised {
+            return Ok(ResponseData::Empty {});
+        }
+        peer.hand_raised = raised;
+        let text = Notification::HandRaised { peer_id: target, raised }.to_text();
+        broadcast(&state, &text, |p| p.role.is_staff() || p.id == target);
+        Ok(ResponseData::Empty {})
+    }
+
+    pub fn allow_speak(&self, caller: PeerId, target: PeerId, allowed: bool) -> Result<ResponseData> {
+        let revoked: Vec<ProducerId> = {
+            let mut state = self.state.lock();
+            let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
+            if !caller_role.is_staff() {
+                return Err(Error::Forbidden("only the teacher lets students speak".into()));
+            }
+            let peer = state.peers.get_mut(&target).ok_or_else(|| Error::not_found("peer", target))?;
+            if peer.role != Role::Student {
+                return Err(Error::BadRequest("only students need permission to speak".into()));
+            }
+            if peer.can_speak == allowed {
+                return Ok(ResponseData::Empty {});
+            }
+            peer.can_speak = allowed;
+            if allowed {
+                peer.hand_raised = false;
+            }
+            let revoked = if allowed { vec![] } else { peer.producers.keys().copied().collect() };
+            let text = Notification::SpeakPermission { peer: peer.info() }.to_text();
+            broadcast(&state, &text, |_| true);
+            revoked
+        };
+        for producer_id in revoked {
+            self.remove_producer(producer_id);
+        }
+        tracing::info!(room = %self.id, peer = %target, allowed, "speak permission changed");
+        Ok(ResponseData::Empty {})
+    }
+
+    pub fn kick(&self, caller: PeerId, target: PeerId) -> Result<ResponseData> {
+        {
+            let state = self.state.lock();
+            let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
+            let target_role = state.peers.get(&target).ok_or_else(|| Error::not_found("peer", target))?.role;
+            let allowed = match caller_role {
+                Role::Admin => true,
+                Role::Teacher => target_role == Role::Student,
+                Role::Student => false,
+            };
+            if !allowed || caller == target {
+                return Err(Error::Forbidden("not allowed to remove this peer".into()));
+            }
+        }
+        tracing::info!(room = %self.id, peer = %target, by = %caller, "peer kicked");
+        self.remove(target, CloseReason::Kicked);
+        Ok(ResponseData::Empty {})
+    }
+
+    /// Admin API: remove a peer, whoever it is.
+    pub fn kick_by_admin(&self, target: PeerId) -> Result<()> {
+        if !self.state.lock().peers.contains_key(&target) {
+            return Err(Error::not_found("peer", target));
+        }
+        tracing::info!(room = %self.id, peer = %target, "peer kicked by the admin API");
+        self.remove(target, CloseReason::Kicked);
+        Ok(())
+    }
+}

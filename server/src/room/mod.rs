@@ -1,0 +1,487 @@
+//! Rooms over the worker pool.
+//!
+//! A room has a home router (on the worker it started on), where its
+//! teachers publish, and, as students arrive, routers on other workers.
+//! Students are placed on the least-loaded worker; producers are piped
+//! (`pipe_producer_to_router`) to the routers whose peers consume them, so the
+//! forwarding of one class spreads over every core.
+//!
+//! Locking: `state` is a sync mutex never held across an `.await`; mediasoup
+//! objects are dropped (closed) after it is released. `setup` is an async
+//! mutex serializing router creation and piping, which await the worker.
+//! mediasoup callbacks never lock: they post a [`RoomEvent`] to the room's task.
+
+mod media;
+mod peer;
+mod registry;
+
+pub use peer::{CloseSignal, Outbox, Outgoing};
+pub use registry::{RoomSummary, Rooms};
+
+use crate::auth::{Claims, Role};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::{PeerId, RoomId};
+use crate::signaling::protocol::{CloseReason, Notification, PeerInfo, ProducerInfo};
+use crate::workers::WorkerPool;
+use event_listener_primitives::HandlerId;
+use mediasoup::prelude::*;
+use parking_lot::Mutex;
+use peer::Peer;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
+use tokio::sync::mpsc;
+
+/// What every room shares: the pool, the configuration, the codec list.
+pub struct RoomContext {
+    pub pool: Arc<WorkerPool>,
+    pub config: Arc<Config>,
+    pub media_codecs: Vec<RtpCodecCapability>,
+}
+
+pub struct Room {
+    id: RoomId,
+    ctx: Arc<RoomContext>,
+    state: Mutex<RoomState>,
+    setup: tokio::sync::Mutex<()>,
+    events: mpsc::UnboundedSender<RoomEvent>,
+}
+
+#[derive(Default)]
+struct RoomState {
+    /// Routers by worker slot.
+    routers: BTreeMap<usize, RoomRouter>,
+    home: Option<usize>,
+    peers: HashMap<PeerId, Peer>,
+    producers: HashMap<ProducerId, ProducerEntry>,
+    observer: Option<ActiveSpeakerObserver>,
+    observer_handler: Option<HandlerId>,
+    /// Pipes kept alive by the room, by target slot and producer.
+    pipes: HashMap<(usize, ProducerId), PipeProducerToRouterPair>,
+    /// Joins under way (placed, not yet inserted): the room stays open for them.
+    joining: usize,
+    /// Set by the registry once the room is empty: it is then dropped.
+    closed: bool,
+    /// Producers added to the active speaker observer.
+    observed: Vec<ProducerId>,
+}
+
+struct RoomRouter {
+    router: Router,
+}
+
+#[derive(Debug, Clone)]
+struct ProducerEntry {
+    info: ProducerInfo,
+    slot: usize,
+}
+
+/// Posted by mediasoup callbacks; handled by the room's task.
+#[derive(Debug)]
+enum RoomEvent {
+    ConsumerClosed {
+        peer_id: PeerId,
+        consumer_id: ConsumerId,
+        producer_id: ProducerId,
+    },
+    LayersChanged {
+        peer_id: PeerId,
+        consumer_id: ConsumerId,
+        layers: Option<ConsumerLayers>,
+    },
+    DominantSpeaker {
+        producer_id: ProducerId,
+    },
+}
+
+/// Who hears about a peer: staff see everyone, students see staff and the
+/// students allowed to speak. This keeps joins O(staff), not O(room).
+fn sees(viewer: Role, subject: &Peer) -> bool {
+    viewer.is_staff() || subject.role.is_staff() || subject.can_speak
+}
+
+impl Room {
+    fn new(id: RoomId, ctx: Arc<RoomContext>) -> Arc<Self> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let room = Arc::new(Self {
+            id,
+            ctx,
+            state: Mutex::new(RoomState::default()),
+            setup: tokio::sync::Mutex::new(()),
+            events,
+        });
+        tokio::spawn(run_events(Arc::downgrade(&room), rx));
+        room
+    }
+
+    pub fn id(&self) -> &RoomId {
+        &self.id
+    }
+
+    fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    /// Adds a peer for `claims`; returns the join response data.
+    pub async fn join(
+        self: &Arc<Self>,
+        peer_id: PeerId,
+        claims: &Claims,
+        outbox: Outbox,
+    ) -> Result<crate::signaling::protocol::ResponseData> {
+        {
+            let mut state = self.state.lock();
+            if state.closed {
+                return Err(Error::Conflict("the room closed; join again".into()));
+            }
+            state.joining += 1;
+        }
+        let result = self.join_placed(peer_id, claims, outbox).await;
+        self.state.lock().joining -= 1;
+        result
+    }
+
+    async fn join_placed(
+        self: &Arc<Self>,
+        peer_id: PeerId,
+        claims: &Claims,
+        outbox: Outbox,
+    ) -> Result<crate::signaling::protocol::ResponseData> {
+        let slot = self.place(claims.role).await?;
+        let router = self.router(slot)?;
+        let mut state = self.state.lock();
+        if state.peers.len() >= self.config().limits.max_peers_per_room {
+            return Err(Error::RoomFull(self.id.to_string()));
+        }
+        if state.peers.contains_key(&peer_id) {
+            return Err(Error::Conflict("already joined".into()));
+        }
+        let peer = Peer::new(peer_id, claims, slot, outbox);
+        self.ctx.pool.add_peer(slot);
+
+        let peers: Vec<PeerInfo> = state
+            .peers
+            .values()
+            .filter(|p| sees(claims.role, p))
+            .map(Peer::info)
+            .collect();
+        let producers: Vec<ProducerInfo> = state.producers.values().map(|p| p.info.clone()).collect();
+        let joined = Notification::PeerJoined { peer: peer.info() }.to_text();
+        broadcast(&state, &joined, |p| p.id != peer_id && sees(p.role, &peer));
+        let can_speak = peer.can_speak;
+        state.peers.insert(peer_id, peer);
+        let peer_count = state.peers.len();
+        drop(state);
+
+        tracing::info!(room = %self.id, peer = %peer_id, role = ?claims.role, slot, "peer joined");
+        Ok(crate::signaling::protocol::ResponseData::Joined {
+            peer_id,
+            room: self.id.to_string(),
+            role: claims.role,
+            can_speak,
+            router_rtp_capabilities: router.rtp_capabilities().clone(),
+            peers,
+            peer_count,
+            producers,
+        })
+    }
+
+    /// The worker slot for a new peer: staff on the home router, students on
+    /// the least-loaded worker (creating the room's router there if needed).
+    async fn place(self: &Arc<Self>, role: Role) -> Result<usize> {
+        let _setup = self.setup.lock().await;
+        let (home, existing) = {
+            let state = self.state.lock();
+            (state.home, state.routers.keys().copied().collect::<Vec<_>>())
+        };
+        let slot = match (role, home) {
+            (Role::Teacher, Some(home)) => home,
+            _ => self
+                .ctx
+                .pool
+                .least_loaded(&existing)
+                .ok_or_else(|| Error::Internal("no live mediasoup worker".into()))?,
+        };
+        if !existing.contains(&slot) {
+            self.create_router(slot).await?;
+        }
+        Ok(slot)
+    }
+
+    /// Called with `setup` held.
+    async fn create_router(self: &Arc<Self>, slot: usize) -> Result<()> {
+        let worker = self
+            .ctx
+            .pool
+            .worker(slot)
+            .ok_or_else(|| Error::Internal(format!("worker {slot} is restarting")))?;
+        let router = worker
+            .create_router(RouterOptions::new(self.ctx.media_codecs.clone()))
+            .await
+            .map_err(|e| Error::Internal(format!("cannot create a router: {e}")))?;
+        let mut state = self.state.lock();
+        let first = state.home.is_none();
+        state.routers.insert(slot, RoomRouter { router });
+        if first {
+            state.home = Some(slot);
+        }
+        drop(state);
+        if first {
+            self.create_observer(slot).await?;
+        }
+        tracing::info!(room = %self.id, slot, home = first, "router created");
+        Ok(())
+    }
+
+    async fn create_observer(self: &Arc<Self>, slot: usize) -> Result<()> {
+        let router = self.router(slot)?;
+        let mut options = ActiveSpeakerObserverOptions::default();
+        options.interval = 300;
+        let observer = router
+            .create_active_speaker_observer(options)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot create the speaker observer: {e}")))?;
+        let events = self.events.clone();
+        let handler = observer.on_dominant_speaker(move |speaker| {
+            let _ = events.send(RoomEvent::DominantSpeaker {
+                producer_id: speaker.producer.id(),
+            });
+        });
+        let mut state = self.state.lock();
+        state.observer = Some(observer);
+        state.observer_handler = Some(handler);
+        state.observed.clear();
+        Ok(())
+    }
+
+    fn router(&self, slot: usize) -> Result<Router> {
+        self.state
+            .lock()
+            .routers
+            .get(&slot)
+            .map(|r| r.router.clone())
+            .ok_or_else(|| Error::Internal("the worker of this peer restarted; reconnect".into()))
+    }
+
+    /// Removes a peer, closing its transports, producers and consumers.
+    pub fn leave(&self, peer_id: PeerId) {
+        let peer = {
+            let mut state = self.state.lock();
+            let Some(peer) = state.peers.remove(&peer_id) else {
+                return;
+            };
+            let mut texts = vec![Notification::PeerLeft { peer_id }.to_text()];
+            for producer_id in peer.producers.keys() {
+                state.producers.remove(producer_id);
+                state.observed.retain(|id| id != producer_id);
+                texts.push(Notification::ProducerClosed { producer_id: *producer_id }.to_text());
+            }
+            let visible_to_students = sees(Role::Student, &peer);
+            for (i, text) in texts.iter().enumerate() {
+                // Producer closures concern everyone; the departure only those who saw the peer.
+                broadcast(&state, text, |p| i > 0 || p.role.is_staff() || visible_to_students);
+            }
+            let gone: Vec<ProducerId> = peer.producers.keys().copied().collect();
+            let pipes: Vec<_> = gone
+                .iter()
+                .flat_map(|id| {
+                    let keys: Vec<_> = state.pipes.keys().filter(|(_, p)| p == id).copied().collect();
+                    keys.into_iter().filter_map(|k| state.pipes.remove(&k)).collect::<Vec<_>>()
+                })
+                .collect();
+            drop(state);
+            drop(pipes);
+            peer
+        };
+        self.ctx.pool.remove_peer(peer.slot);
+        tracing::info!(room = %self.id, peer = %peer_id, "peer left");
+        drop(peer); // closes its transports, and with them its producers and consumers
+    }
+
+    /// Closes the room if nobody is in it or joining it; true if closed.
+    pub fn try_close(&self) -> bool {
+        let mut state = self.state.lock();
+        if state.peers.is_empty() && state.joining == 0 {
+            state.closed = true;
+        }
+        state.closed
+    }
+
+    /// Closes a peer's connection with `reason` and removes it.
+    pub fn remove(&self, peer_id: PeerId, reason: CloseReason) {
+        if let Some(peer) = self.state.lock().peers.get(&peer_id) {
+            peer.outbox.close(reason);
+        }
+        self.leave(peer_id);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.state.lock().peers.len()
+    }
+
+    /// A worker died: drop its router, disconnect the peers it carried (their
+    /// clients reconnect), and move the home if it was there.
+    pub async fn worker_died(self: &Arc<Self>, slot: usize) {
+        let (victims, router, lost_home) = {
+            let mut state = self.state.lock();
+            let Some(router) = state.routers.remove(&slot) else {
+                return;
+            };
+            let victims: Vec<PeerId> = state.peers.values().filter(|p| p.slot == slot).map(|p| p.id).collect();
+            let pipes: Vec<_> = state
+                .pipes
+                .keys()
+                .filter(|(target, _)| *target == slot)
+                .copied()
+                .collect();
+            for key in pipes {
+                state.pipes.remove(&key);
+            }
+            let lost_home = state.home == Some(slot);
+            if lost_home {
+                state.home = state.routers.keys().next().copied();
+                state.observer = None;
+                state.observer_handler = None;
+                state.observed.clear();
+            }
+            (victims, router, lost_home)
+        };
+        tracing::warn!(room = %self.id, slot, peers = victims.len(), "worker of this room died");
+        for peer_id in victims {
+            self.remove(peer_id, CloseReason::WorkerDied);
+        }
+        drop(router);
+        if lost_home {
+            let home = self.state.lock().home;
+            if let Some(home) = home {
+                let _setup = self.setup.lock().await;
+                if let Err(error) = self.create_observer(home).await {
+                    tracing::warn!(room = %self.id, %error, "cannot move the speaker observer");
+                }
+            }
+        }
+    }
+
+    /// Sends `notification` to every peer matching `to`.
+    fn notify(&self, notification: &Notification, to: impl Fn(&Peer) -> bool) {
+        let text = notification.to_text();
+        broadcast(&self.state.lock(), &text, to);
+    }
+
+    pub fn summary(&self) -> RoomSummary {
+        let state = self.state.lock();
+        RoomSummary {
+            id: self.id.to_string(),
+            routers: state.routers.keys().copied().collect(),
+            home_worker: state.home,
+            peers: state.peers.values().map(Peer::summary).collect(),
+            producers: state.producers.values().map(|p| p.info.clone()).collect(),
+        }
+    }
+
+    /// The router and the producers a restream reads from, by producer id.
+    pub fn producer_router(&self, producer_id: ProducerId) -> Result<(Router, ProducerInfo)> {
+        let state = self.state.lock();
+        let entry = state
+            .producers
+            .get(&producer_id)
+            .ok_or_else(|| Error::not_found("producer", producer_id))?;
+        let router = state
+            .routers
+            .get(&entry.slot)
+            .map(|r| r.router.clone())
+            .ok_or_else(|| Error::Internal("the producer's worker is restarting".into()))?;
+        Ok((router, entry.info.clone()))
+    }
+
+    pub fn peer_role(&self, peer_id: PeerId) -> Option<Role> {
+        self.state.lock().peers.get(&peer_id).map(|p| p.role)
+    }
+
+    /// Counts for /metrics: (peers, producers, consumers).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let state = self.state.lock();
+        let consumers = state.peers.values().map(|p| p.consumers.len()).sum();
+        (state.peers.len(), state.producers.len(), consumers)
+    }
+
+    /// Tells every peer the server is going away and removes them.
+    pub fn shut_down(&self) {
+        let ids: Vec<PeerId> = self.state.lock().peers.keys().copied().collect();
+        for id in ids {
+            self.remove(id, CloseReason::ServerShutdown);
+        }
+    }
+
+    fn handle_event(&self, event: RoomEvent) {
+        match event {
+            RoomEvent::ConsumerClosed {
+                peer_id,
+                consumer_id,
+                producer_id,
+            } => {
+                let consumer = {
+                    let mut state = self.state.lock();
+                    let Some(peer) = state.peers.get_mut(&peer_id) else {
+                        return;
+                    };
+                    let consumer = peer.consumers.remove(&consumer_id);
+                    peer.send(&Notification::ConsumerClosed {
+                        consumer_id,
+                        producer_id,
+                    }
+                    .to_text());
+                    consumer
+                };
+                drop(consumer);
+            }
+            RoomEvent::LayersChanged {
+                peer_id,
+                consumer_id,
+                layers,
+            } => {
+                let state = self.state.lock();
+                if let Some(peer) = state.peers.get(&peer_id) {
+                    peer.send(
+                        &Notification::ConsumerLayersChanged {
+                            consumer_id,
+                            spatial_layer: layers.map(|l| l.spatial_layer),
+                            temporal_layer: layers.and_then(|l| l.temporal_layer),
+                        }
+                        .to_text(),
+                    );
+                }
+            }
+            RoomEvent::DominantSpeaker { producer_id } => {
+                let peer_id = self.state.lock().producers.get(&producer_id).map(|p| p.info.peer_id);
+                self.notify(
+                    &Notification::ActiveSpeaker {
+                        peer_id,
+                        producer_id: Some(producer_id),
+                    },
+                    |_| true,
+                );
+            }
+        }
+    }
+}
+
+/// Serialized once by the caller, queued to every matching peer.
+fn broadcast(state: &RoomState, text: &Arc<str>, to: impl Fn(&Peer) -> bool) {
+    for peer in state.peers.values().filter(|p| to(p)) {
+        peer.send(text);
+    }
+}
+
+async fn run_events(room: Weak<Room>, mut rx: mpsc::UnboundedReceiver<RoomEvent>) {
+    while let Some(event) = rx.recv().await {
+        let Some(room) = room.upgrade() else {
+            break;
+        };
+        room.handle_event(event);
+    }
+}

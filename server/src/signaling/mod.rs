@@ -1,0 +1,4 @@
+//! Signaling: the wire protocol and the per-connection session.
+
+pub mod protocol;
+pub mod session;

@@ -1,0 +1,230 @@
+//! One WebSocket connection: a reader that parses and answers requests in
+//! order, and a writer that drains the peer's bounded queue (responses and
+//! notifications alike) and says goodbye when the room closes the connection.
+
+use super::protocol::{self, CloseReason, Notification, Request, RequestId, ResponseData};
+use crate::app::AppState;
+use crate::auth::Claims;
+use crate::error::{Error, Result};
+use crate::ids::PeerId;
+use crate::ratelimit::TokenBucket;
+use crate::room::{Outbox, Outgoing, Room};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Frames up to this size are read (and answered `too_large` when over the
+/// configured message limit); larger ones end the connection (close 1009).
+pub const HARD_FRAME_LIMIT: usize = 1 << 20;
+const PING_EVERY: Duration = Duration::from_secs(15);
+const SILENT_FOR: Duration = Duration::from_secs(45);
+
+pub async fn run(session: Session, stream: AggregatedMessageStream, app: Arc<AppState>, claims: Claims) {
+    let peer_id = PeerId::new();
+    let (outbox, rx, close) = Outbox::new(app.config.limits.peer_queue_len);
+    app.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let writer = actix_web::rt::spawn(write(session.clone(), rx, Arc::clone(&close)));
+
+    let mut conn = Connection {
+        peer_id,
+        bucket: TokenBucket::new(
+            app.config.limits.ws_requests_per_second,
+            app.config.limits.ws_request_burst,
+            Instant::now(),
+        ),
+        app: Arc::clone(&app),
+        claims,
+        room: None,
+        outbox: outbox.clone(),
+    };
+    conn.read(session, stream, &close).await;
+
+    if let Some(room) = conn.room.take() {
+        room.leave(peer_id);
+        app.rooms.release(room.id());
+    }
+    drop(conn);
+    drop(outbox);
+    let _ = writer.await;
+    app.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn write(mut session: Session, mut rx: mpsc::Receiver<Outgoing>, close: Arc<crate::room::CloseSignal>) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let reason = loop {
+        tokio::select! {
+            text = rx.recv() => match text {
+                Some(text) => if session.text(&*text).await.is_err() { return },
+                None => break None,
+            },
+            reason = close.closed() => break Some(reason),
+            _ = ping.tick() => if session.ping(b"").await.is_err() { return },
+        }
+    };
+    if let Some(reason) = reason {
+        // Flush what is queued (the response to `leave`, say) before the goodbye.
+        while let Ok(text) = rx.try_recv() {
+            if session.text(&*text).await.is_err() {
+                return;
+            }
+        }
+        let _ = session.text(&*Notification::Closed { reason }.to_text()).await;
+    }
+    let _ = session
+        .close(Some(actix_ws::CloseReason {
+            code: CloseCode::Normal,
+            description: reason.map(|r| format!("{r:?}")),
+        }))
+        .await;
+}
+
+struct Connection {
+    peer_id: PeerId,
+    bucket: TokenBucket,
+    app: Arc<AppState>,
+    claims: Claims,
+    room: Option<Arc<Room>>,
+    outbox: Outbox,
+}
+
+impl Connection {
+    async fn read(&mut self, mut session: Session, mut stream: AggregatedMessageStream, close: &crate::room::CloseSignal) {
+        let mut last_seen = Instant::now();
+        let mut check = tokio::time::interval(PING_EVERY);
+        loop {
+            let message = tokio::select! {
+                message = stream.next() => message,
+                _ = close.closed() => return,
+                _ = check.tick() => {
+                    if last_seen.elapsed() > SILENT_FOR {
+                        tracing::info!(peer = %self.peer_id, "connection silent; closing");
+                        return;
+                    }
+                    continue;
+                }
+            };
+            last_seen = Instant::now();
+            match message {
+                Some(Ok(AggregatedMessage::Text(text))) => self.on_text(&text).await,
+                Some(Ok(AggregatedMessage::Binary(_))) => self.reply_error(
+                    None,
+                    &Error::BadRequest("binary messages are not part of the protocol".into()),
+                ),
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    let _ = session.pong(&bytes).await;
+                }
+                Some(Ok(AggregatedMessage::Pong(_))) => {}
+                Some(Ok(AggregatedMessage::Close(_))) | None => return,
+                Some(Err(error)) => {
+                    tracing::info!(peer = %self.peer_id, %error, "websocket protocol error; closing");
+                    let code = match error {
+                        actix_ws::ProtocolError::Overflow => CloseCode::Size,
+                        _ => CloseCode::Protocol,
+                    };
+                    let _ = session.clone().close(Some(code.into())).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let max = self.app.config.limits.ws_max_message_bytes;
+        if text.len() > max {
+            return self.reply_error(None, &Error::TooLarge { size: text.len(), max });
+        }
+        if !self.bucket.take(Instant::now()) {
+            let id = protocol::parse(text).map_or_else(|(id, _)| id, |(id, _)| Some(id));
+            let per_second = self.app.config.limits.ws_requests_per_second;
+            return self.reply_error(id, &Error::RateLimited { per_second });
+        }
+        let (id, request) = match protocol::parse(text) {
+            Ok(parsed) => parsed,
+            Err((id, error)) => return self.reply_error(id, &error),
+        };
+        let method = request.method();
+        let leaving = matches!(request, Request::Leave {});
+        let result = self.handle(request).await;
+        if let Err(error) = &result {
+            tracing::debug!(peer = %self.peer_id, method, code = ?error.code(), %error, "request refused");
+        }
+        self.outbox.send(&protocol::response_text(id, &result).into());
+        if leaving && result.is_ok() {
+            self.outbox.close(CloseReason::Left);
+        }
+    }
+
+    fn reply_error(&self, id: Option<RequestId>, error: &Error) {
+        if let Ok(text) = protocol::error_text(id, error) {
+            self.outbox.send(&text.into());
+        }
+    }
+
+    async fn handle(&mut self, request: Request) -> Result<ResponseData> {
+        let peer = self.peer_id;
+        let room = match (&self.room, &request) {
+            (None, Request::Join {}) => return self.join().await,
+            (Some(_), Request::Join {}) => return Err(Error::Conflict("already joined".into())),
+            (None, _) => return Err(Error::Conflict("join first".into())),
+            (Some(room), _) => Arc::clone(room),
+        };
+        match request {
+            Request::Join {} => unreachable!("handled above"),
+            Request::SetRtpCapabilities { rtp_capabilities } => room.set_rtp_capabilities(peer, rtp_capabilities),
+            Request::CreateTransport { direction } => room.create_transport(peer, direction).await,
+            Request::ConnectTransport {
+                transport_id,
+                dtls_parameters,
+            } => room.connect_transport(peer, transport_id, dtls_parameters).await,
+            Request::RestartIce { transport_id } => room.restart_ice(peer, transport_id).await,
+            Request::Produce {
+                transport_id,
+                kind,
+                rtp_parameters,
+                source,
+            } => room.produce(peer, transport_id, kind, rtp_parameters, source).await,
+            Request::CloseProducer { producer_id } => room.close_producer(peer, producer_id),
+            Request::PauseProducer { producer_id } => room.pause_producer(peer, producer_id, true).await,
+            Request::ResumeProducer { producer_id } => room.pause_producer(peer, producer_id, false).await,
+            Request::Consume { producer_id } => room.consume(peer, producer_id).await,
+            Request::ResumeConsumer { consumer_id } => room.resume_consumer(peer, consumer_id).await,
+            Request::PauseConsumer { consumer_id } => room.pause_consumer(peer, consumer_id).await,
+            Request::SetConsumerPreferredLayers {
+                consumer_id,
+                spatial_layer,
+                temporal_layer,
+            } => room.set_preferred_layers(peer, consumer_id, spatial_layer, temporal_layer).await,
+            Request::Chat { text } => room.chat(peer, text),
+            Request::RaiseHand {} => room.set_hand(peer, None, true),
+            Request::LowerHand { peer_id } => room.set_hand(peer, peer_id, false),
+            Request::AllowSpeak { peer_id, allowed } => room.allow_speak(peer, peer_id, allowed),
+            Request::Kick { peer_id } => room.kick(peer, peer_id),
+            Request::Leave {} => Ok(ResponseData::Empty {}),
+        }
+    }
+
+    async fn join(&mut self) -> Result<ResponseData> {
+        // A room whose last peer just left is closed; the registry then makes a new one.
+        for _ in 0..3 {
+            let room = self.app.rooms.get_or_create(&self.claims.room);
+            match room.join(self.peer_id, &self.claims, self.outbox.clone()).await {
+                Err(Error::Conflict(message)) if room.is_closed() => {
+                    tracing::debug!(%message, "room closed during join; retrying");
+                    self.app.rooms.release(room.id());
+                }
+                Err(error) => {
+                    self.app.rooms.release(room.id());
+                    return Err(error);
+                }
+                Ok(data) => {
+                    self.room = Some(room);
+                    return Ok(data);
+                }
+            }
+        }
+        Err(Error::Internal("the room kept closing; join again".into()))
+    }
+}

@@ -1,0 +1,226 @@
+//! The pool of mediasoup workers: one per core, each a thread of this process.
+//! A worker that dies is logged and replaced; the rooms hear of it through
+//! the channel returned by [`WorkerPool::start`].
+
+use crate::config::{Config, WorkerLogLevel};
+use mediasoup::prelude::*;
+use mediasoup::worker::{WorkerLogLevel as MsLogLevel, WorkerLogTag};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use tokio::sync::mpsc;
+
+/// A worker died; its slot already holds (or is getting) a replacement.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerDied {
+    pub slot: usize,
+}
+
+pub struct WorkerPool {
+    manager: WorkerManager,
+    slots: Vec<Slot>,
+    log_level: WorkerLogLevel,
+    died_tx: mpsc::UnboundedSender<WorkerDied>,
+}
+
+struct Slot {
+    worker: Mutex<Option<Worker>>,
+    /// Kernel thread id of the worker thread, for CPU figures from /proc.
+    tid: Arc<AtomicI32>,
+    /// Peers whose media this worker carries: what placement balances.
+    peers: AtomicUsize,
+    restarts: AtomicUsize,
+    _handlers: Mutex<Vec<event_listener_primitives::HandlerId>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerStats {
+    pub slot: usize,
+    pub alive: bool,
+    pub peers: usize,
+    pub restarts: usize,
+    /// CPU time of the worker thread, in seconds.
+    pub cpu_seconds: f64,
+}
+
+impl WorkerPool {
+    pub async fn start(
+        config: &Config,
+    ) -> std::io::Result<(Arc<Self>, mpsc::UnboundedReceiver<WorkerDied>)> {
+        let (died_tx, died_rx) = mpsc::unbounded_channel();
+        let count = config.worker_count();
+        let pool = Arc::new(Self {
+            manager: WorkerManager::new(),
+            slots: (0..count)
+                .map(|_| Slot {
+                    worker: Mutex::new(None),
+                    tid: Arc::new(AtomicI32::new(0)),
+                    peers: AtomicUsize::new(0),
+                    restarts: AtomicUsize::new(0),
+                    _handlers: Mutex::new(Vec::new()),
+                })
+                .collect(),
+            log_level: config.rtc.worker_log_level,
+            died_tx,
+        });
+        for slot in 0..count {
+            pool.spawn_into(slot).await?;
+        }
+        tracing::info!(workers = count, "mediasoup workers started");
+        Ok((pool, died_rx))
+    }
+
+    async fn spawn_into(self: &Arc<Self>, slot: usize) -> std::io::Result<()> {
+        let mut settings = WorkerSettings::default();
+        settings.log_level = match self.log_level {
+            WorkerLogLevel::Debug => MsLogLevel::Debug,
+            WorkerLogLevel::Warn => MsLogLevel::Warn,
+            WorkerLogLevel::Error => MsLogLevel::Error,
+            WorkerLogLevel::None => MsLogLevel::None,
+        };
+        settings.log_tags = vec![WorkerLogTag::Info, WorkerLogTag::Ice, WorkerLogTag::Dtls];
+        let tid = Arc::clone(&self.slots[slot].tid);
+        settings.thread_initializer = Some(Arc::new(move || {
+            // SAFETY: gettid has no preconditions.
+            let id = unsafe { libc_gettid() };
+            tid.store(id, Ordering::Relaxed);
+        }));
+        let worker = self.manager.create_worker(settings).await?;
+        let weak = Arc::downgrade(self);
+        let handler = worker.on_dead(move |result| {
+            tracing::error!(slot, ?result, "mediasoup worker died; replacing it");
+            if let Some(pool) = weak.upgrade() {
+                pool.replace(slot);
+            }
+        });
+        tracing::debug!(slot, worker_id = %worker.id(), "worker ready");
+        *self.slots[slot].worker.lock() = Some(worker);
+        let mut handlers = self.slots[slot]._handlers.lock();
+        handlers.clear();
+        handlers.push(handler);
+        Ok(())
+    }
+
+    /// Takes the worker of `slot` out, starts a new one and tells the rooms.
+    fn replace(self: &Arc<Self>, slot: usize) {
+        self.slots[slot].worker.lock().take();
+        self.slots[slot].restarts.fetch_add(1, Ordering::Relaxed);
+        self.slots[slot].peers.store(0, Ordering::Relaxed);
+        let _ = self.died_tx.send(WorkerDied { slot });
+        let pool = Arc::clone(self);
+        std::thread::spawn(move || {
+            // Worker creation is runtime-agnostic; a plain thread keeps this
+            // off whichever executor called on_dead.
+            let result = futures_lite_block_on(pool.spawn_into(slot));
+            match result {
+                Ok(()) => tracing::info!(slot, "replacement worker started"),
+                Err(error) => tracing::error!(slot, %error, "cannot start a replacement worker"),
+            }
+        });
+    }
+
+    /// Test hook: acts as if the worker of `slot` had died.
+    #[doc(hidden)]
+    pub fn simulate_death(self: &Arc<Self>, slot: usize) {
+        tracing::warn!(slot, "simulating the death of a worker");
+        self.replace(slot);
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn worker(&self, slot: usize) -> Option<Worker> {
+        self.slots[slot].worker.lock().clone()
+    }
+
+    /// The live slot carrying the fewest peers, preferring those in `preferred`
+    /// on ties (the room's existing routers, so that it pipes less).
+    pub fn least_loaded(&self, preferred: &[usize]) -> Option<usize> {
+        (0..self.slots.len())
+            .filter(|&s| self.slots[s].worker.lock().is_some())
+            .min_by_key(|&s| (self.slots[s].peers.load(Ordering::Relaxed), !preferred.contains(&s), s))
+    }
+
+    pub fn add_peer(&self, slot: usize) {
+        self.slots[slot].peers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn remove_peer(&self, slot: usize) {
+        let _ = self.slots[slot]
+            .peers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    pub fn stats(&self) -> Vec<WorkerStats> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(slot, s)| WorkerStats {
+                slot,
+                alive: s.worker.lock().is_some(),
+                peers: s.peers.load(Ordering::Relaxed),
+                restarts: s.restarts.load(Ordering::Relaxed),
+                cpu_seconds: thread_cpu_seconds(s.tid.load(Ordering::Relaxed)).unwrap_or(0.0),
+            })
+            .collect()
+    }
+
+    pub async fn close(&self) {
+        for slot in &self.slots {
+            slot._handlers.lock().clear();
+            slot.worker.lock().take();
+        }
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "gettid"]
+    fn libc_gettid() -> i32;
+}
+
+/// utime + stime of a thread of this process, from /proc/self/task/<tid>/stat.
+pub fn thread_cpu_seconds(tid: i32) -> Option<f64> {
+    if tid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    cpu_seconds_from_stat(&stat)
+}
+
+/// Fields 14 and 15 (utime, stime) of a /proc stat line, in seconds.
+pub fn cpu_seconds_from_stat(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces: count from its closing paren.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    100.0 // USER_HZ on every Linux Podium targets
+}
+
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime starts")
+        .block_on(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_stat_with_spaces_in_the_name() {
+        let stat = "1234 (mediasoup worker) S 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0";
+        assert_eq!(cpu_seconds_from_stat(stat), Some(4.0));
+        assert_eq!(cpu_seconds_from_stat("garbage"), None);
+    }
+}
