@@ -36,7 +36,10 @@ pub enum StartError {
     #[error("cannot start mediasoup workers: {0}")]
     Workers(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("TLS: {0}")]
     Tls(String),
 }
@@ -55,7 +58,9 @@ impl Application {
             config.auth.admin_key.clone()
         };
         let config = Arc::new(config);
-        let (pool, mut died) = WorkerPool::start(&config).await.map_err(StartError::Workers)?;
+        let (pool, mut died) = WorkerPool::start(&config)
+            .await
+            .map_err(StartError::Workers)?;
         let rooms = Arc::new(Rooms::new(Arc::new(RoomContext {
             pool: Arc::clone(&pool),
             config: Arc::clone(&config),
@@ -97,7 +102,9 @@ impl Application {
         };
         let server = if tls {
             let tls_config = load_tls(&config.http.tls_cert, &config.http.tls_key)?;
-            server.bind_rustls_0_23(listen, tls_config).map_err(bind_error)?
+            server
+                .bind_rustls_0_23(listen, tls_config)
+                .map_err(bind_error)?
         } else {
             server.bind(listen).map_err(bind_error)?
         };
@@ -119,7 +126,11 @@ impl Application {
     }
 
     pub fn base_url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -128,7 +139,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then tells every peer, closes the
     /// rooms and the workers, and stops the HTTP server.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         shutdown.await;
@@ -143,7 +157,9 @@ impl Application {
 }
 
 fn load_tls(cert: &str, key: &str) -> Result<rustls::ServerConfig, StartError> {
-    let read = |path: &str| std::fs::read(path).map_err(|e| StartError::Tls(format!("cannot read {path}: {e}")));
+    let read = |path: &str| {
+        std::fs::read(path).map_err(|e| StartError::Tls(format!("cannot read {path}: {e}")))
+    };
     let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StartError::Tls(format!("{cert}: {e}")))?;

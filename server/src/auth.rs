@@ -66,11 +66,15 @@ impl TokenKey {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.0.expose().as_bytes()).expect("HMAC takes any key length")
+        Hmac::<Sha256>::new_from_slice(self.0.expose().as_bytes())
+            .expect("HMAC takes any key length")
     }
 
     pub fn issue(&self, claims: &Claims) -> String {
-        let payload = format!("v1.{}", B64.encode(serde_json::to_vec(claims).expect("claims serialize")));
+        let payload = format!(
+            "v1.{}",
+            B64.encode(serde_json::to_vec(claims).expect("claims serialize"))
+        );
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         format!("{payload}.{}", B64.encode(mac.finalize().into_bytes()))
@@ -100,7 +104,9 @@ impl TokenKey {
 /// Constant-time comparison for the admin key.
 pub fn admin_key_matches(expected: &Secret, given: &str) -> bool {
     let (a, b) = (expected.expose().as_bytes(), given.as_bytes());
-    !a.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    !a.is_empty()
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub fn unix_now() -> u64 {
@@ -146,7 +152,11 @@ mod tests {
     fn tampered_or_foreign_tokens_are_refused() {
         let k = key("0123456789abcdef0123456789abcdef");
         let token = k.issue(&claims(100));
-        assert!(key("another-key-another-key-another-key").verify(&token, 1).is_err());
+        assert!(
+            key("another-key-another-key-another-key")
+                .verify(&token, 1)
+                .is_err()
+        );
         let mut forged = claims(100);
         forged.role = Role::Teacher;
         let forged_payload = B64.encode(serde_json::to_vec(&forged).unwrap());

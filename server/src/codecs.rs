@@ -22,7 +22,10 @@ pub fn media_codecs(codecs: &[Codec]) -> Vec<RtpCodecCapability> {
                 preferred_payload_type: None,
                 clock_rate: NonZeroU32::new(48000).expect("non-zero"),
                 channels: NonZeroU8::new(2).expect("non-zero"),
-                parameters: RtpCodecParametersParameters::from_iter([("useinbandfec", 1_u32.into())]),
+                parameters: RtpCodecParametersParameters::from_iter([(
+                    "useinbandfec",
+                    1_u32.into(),
+                )]),
                 rtcp_feedback: vec![RtcpFeedback::TransportCc],
             },
             Codec::Vp8 => RtpCodecCapability::Video {

@@ -124,7 +124,9 @@ pub enum ConfigError {
     },
     #[error("config {origin} is not valid TOML: {message}")]
     Syntax { origin: String, message: String },
-    #[error("environment variable {name} does not name a config key (expected PODIUM_<SECTION>__<KEY>)")]
+    #[error(
+        "environment variable {name} does not name a config key (expected PODIUM_<SECTION>__<KEY>)"
+    )]
     EnvKey { name: String },
     #[error("config: {0}")]
     Shape(String),
@@ -184,10 +186,12 @@ impl Config {
                 "tls_cert and tls_key must be given together",
             ));
         }
-        self.rtc
-            .listen_ip
-            .parse::<IpAddr>()
-            .map_err(|_| invalid("rtc.listen_ip", format!("{:?} is not an IP address", self.rtc.listen_ip)))?;
+        self.rtc.listen_ip.parse::<IpAddr>().map_err(|_| {
+            invalid(
+                "rtc.listen_ip",
+                format!("{:?} is not an IP address", self.rtc.listen_ip),
+            )
+        })?;
         if !self.rtc.announced_ip.is_empty() && self.rtc.announced_ip.parse::<IpAddr>().is_err() {
             return Err(invalid(
                 "rtc.announced_ip",
@@ -207,10 +211,21 @@ impl Config {
             return Err(invalid("rtc.workers", "at most 64 workers"));
         }
         if !self.rtc.codecs.contains(&Codec::Opus) {
-            return Err(invalid("rtc.codecs", "opus is required (the classroom's audio)"));
+            return Err(invalid(
+                "rtc.codecs",
+                "opus is required (the classroom's audio)",
+            ));
         }
-        if !self.rtc.codecs.iter().any(|c| matches!(c, Codec::Vp8 | Codec::H264)) {
-            return Err(invalid("rtc.codecs", "at least one video codec (vp8 or h264) is required"));
+        if !self
+            .rtc
+            .codecs
+            .iter()
+            .any(|c| matches!(c, Codec::Vp8 | Codec::H264))
+        {
+            return Err(invalid(
+                "rtc.codecs",
+                "at least one video codec (vp8 or h264) is required",
+            ));
         }
         if !self.auth.dev_mode {
             if self.auth.token_secret.expose().len() < 32 {
@@ -220,25 +235,38 @@ impl Config {
                 ));
             }
             if self.auth.admin_key.expose().len() < 16 {
-                return Err(invalid("auth.admin_key", "must be at least 16 characters outside dev mode"));
+                return Err(invalid(
+                    "auth.admin_key",
+                    "must be at least 16 characters outside dev mode",
+                ));
             }
         } else if !listen.ip().is_loopback() {
             return Err(invalid(
                 "auth.dev_mode",
-                format!("dev mode lets anyone mint tokens: only on a loopback address, not {listen}"),
+                format!(
+                    "dev mode lets anyone mint tokens: only on a loopback address, not {listen}"
+                ),
             ));
         }
         if !self.auth.token_secret.is_empty() && self.auth.token_secret.expose().len() < 32 {
-            return Err(invalid("auth.token_secret", "must be at least 32 characters"));
+            return Err(invalid(
+                "auth.token_secret",
+                "must be at least 32 characters",
+            ));
         }
         if self.auth.token_ttl_secs == 0 {
             return Err(invalid("auth.token_ttl_secs", "must be positive"));
         }
         let limits = &self.limits;
         if !(1024..=1 << 20).contains(&limits.ws_max_message_bytes) {
-            return Err(invalid("limits.ws_max_message_bytes", "must be between 1 KiB and 1 MiB"));
+            return Err(invalid(
+                "limits.ws_max_message_bytes",
+                "must be between 1 KiB and 1 MiB",
+            ));
         }
-        if limits.ws_requests_per_second == 0 || limits.ws_request_burst < limits.ws_requests_per_second {
+        if limits.ws_requests_per_second == 0
+            || limits.ws_request_burst < limits.ws_requests_per_second
+        {
             return Err(invalid(
                 "limits.ws_request_burst",
                 "rate must be positive and the burst at least the rate",
@@ -248,7 +276,10 @@ impl Config {
             return Err(invalid("limits.peer_queue_len", "must be at least 16"));
         }
         if limits.max_peers_per_room == 0 || limits.max_chat_chars == 0 {
-            return Err(invalid("limits.max_peers_per_room", "limits must be positive"));
+            return Err(invalid(
+                "limits.max_peers_per_room",
+                "limits must be positive",
+            ));
         }
         let egress = &self.egress;
         if egress.retry_initial_ms == 0 || egress.retry_max_ms < egress.retry_initial_ms {
@@ -264,10 +295,12 @@ impl Config {
     }
 
     pub fn http_listen(&self) -> Result<SocketAddr, ConfigError> {
-        self.http
-            .listen
-            .parse()
-            .map_err(|_| invalid("http.listen", format!("{:?} is not an address:port", self.http.listen)))
+        self.http.listen.parse().map_err(|_| {
+            invalid(
+                "http.listen",
+                format!("{:?} is not an address:port", self.http.listen),
+            )
+        })
     }
 
     pub fn listen_ip(&self) -> IpAddr {
@@ -287,10 +320,11 @@ impl Config {
 }
 
 fn parse(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
-        origin: origin.to_owned(),
-        message: e.message().to_owned(),
-    })
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.message().to_owned(),
+        })
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -341,7 +375,11 @@ mod tests {
     fn file_then_env_override_defaults() {
         let config = load(
             "[rtc]\nworkers = 3\nport_min = 41000\n",
-            &[("PODIUM_RTC__WORKERS", "5"), ("PODIUM_HTTP__LISTEN", "127.0.0.1:9000"), ("OTHER", "x")],
+            &[
+                ("PODIUM_RTC__WORKERS", "5"),
+                ("PODIUM_HTTP__LISTEN", "127.0.0.1:9000"),
+                ("OTHER", "x"),
+            ],
         )
         .unwrap();
         assert_eq!(config.rtc.workers, 5);
@@ -351,12 +389,25 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
-            ("[rtc]\nport_min = 50000\nport_max = 40000\n", &[], "rtc.port_min"),
-            ("[rtc]\nannounced_ip = \"not-an-ip\"\n", &[], "rtc.announced_ip"),
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (
+                "[rtc]\nport_min = 50000\nport_max = 40000\n",
+                &[],
+                "rtc.port_min",
+            ),
+            (
+                "[rtc]\nannounced_ip = \"not-an-ip\"\n",
+                &[],
+                "rtc.announced_ip",
+            ),
             ("[rtc]\nlisten_ip = \"1.2.3\"\n", &[], "rtc.listen_ip"),
             ("[http]\nlisten = \"localhost\"\n", &[], "http.listen"),
-            ("", &[("PODIUM_HTTP__LISTEN", "0.0.0.0:8080")], "auth.dev_mode"),
+            (
+                "",
+                &[("PODIUM_HTTP__LISTEN", "0.0.0.0:8080")],
+                "auth.dev_mode",
+            ),
             ("[auth]\ndev_mode = false\n", &[], "auth.token_secret"),
             ("[rtc]\ncodecs = [\"vp8\"]\n", &[], "rtc.codecs"),
             ("[http]\ntls_cert = \"cert.pem\"\n", &[], "http.tls_cert"),
@@ -371,11 +422,17 @@ mod tests {
     fn unknown_keys_and_types_are_rejected() {
         let err = load("[rtc]\nworkerz = 2\n", &[]).unwrap_err().to_string();
         assert!(err.contains("workerz"), "{err}");
-        let err = load("[rtc]\nworkers = \"two\"\n", &[]).unwrap_err().to_string();
+        let err = load("[rtc]\nworkers = \"two\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("invalid type"), "{err}");
-        let err = load("[rtc]\ncodecs = [\"av1\"]\n", &[]).unwrap_err().to_string();
+        let err = load("[rtc]\ncodecs = [\"av1\"]\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("av1"), "{err}");
-        let err = load("", &[("PODIUM_WORKERS", "2")]).unwrap_err().to_string();
+        let err = load("", &[("PODIUM_WORKERS", "2")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PODIUM_WORKERS"), "{err}");
     }
 

@@ -13,7 +13,15 @@ use std::future::{Ready, ready};
 use std::path::Path;
 
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
-    cfg.route("/health", web::get().to(health))
+    // Extractor failures answer in the API's JSON error shape too.
+    let json = web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|e, _| Error::BadRequest(e.to_string()).into());
+    let query =
+        web::QueryConfig::default().error_handler(|e, _| Error::BadRequest(e.to_string()).into());
+    cfg.app_data(json)
+        .app_data(query)
+        .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
         .route("/ws", web::get().to(websocket))
         .route("/api/info", web::get().to(info))
@@ -21,7 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .route("/api/admin/tokens", web::post().to(issue_token))
         .route("/api/admin/rooms", web::get().to(list_rooms))
         .route("/api/admin/rooms/{room}", web::get().to(get_room))
-        .route("/api/admin/rooms/{room}/peers/{peer}", web::delete().to(kick_peer));
+        .route(
+            "/api/admin/rooms/{room}/peers/{peer}",
+            web::delete().to(kick_peer),
+        );
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
     }
@@ -45,7 +56,9 @@ impl FromRequest for Admin {
             .and_then(|v| v.strip_prefix("Bearer "));
         ready(match given {
             Some(key) if admin_key_matches(&state.admin_key, key) => Ok(Admin),
-            _ => Err(Error::Unauthorized("admin key required (Authorization: Bearer <key>)".into())),
+            _ => Err(Error::Unauthorized(
+                "admin key required (Authorization: Bearer <key>)".into(),
+            )),
         })
     }
 }
@@ -129,7 +142,9 @@ pub struct TokenResponse {
 fn mint(state: &AppState, req: &HttpRequest, body: TokenRequest) -> Result<TokenResponse> {
     let ttl = body.ttl_secs.unwrap_or(state.config.auth.token_ttl_secs);
     if ttl == 0 || ttl > 7 * 24 * 3600 {
-        return Err(Error::BadRequest("ttlSecs must be between 1 and 604800".into()));
+        return Err(Error::BadRequest(
+            "ttlSecs must be between 1 and 604800".into(),
+        ));
     }
     let claims = Claims {
         room: body.room,
@@ -153,7 +168,12 @@ fn mint(state: &AppState, req: &HttpRequest, body: TokenRequest) -> Result<Token
     })
 }
 
-async fn issue_token(_: Admin, state: State, req: HttpRequest, body: web::Json<TokenRequest>) -> Result<HttpResponse> {
+async fn issue_token(
+    _: Admin,
+    state: State,
+    req: HttpRequest,
+    body: web::Json<TokenRequest>,
+) -> Result<HttpResponse> {
     let body = body.into_inner();
     tracing::info!(room = %body.room, role = ?body.role, "join token issued");
     Ok(HttpResponse::Ok().json(mint(&state, &req, body)?))
@@ -167,9 +187,16 @@ struct DevTokenQuery {
 }
 
 /// Dev mode only: a token for anyone who asks (the pages' join form uses it).
-async fn dev_token(state: State, req: HttpRequest, query: web::Query<DevTokenQuery>) -> Result<HttpResponse> {
+async fn dev_token(
+    state: State,
+    req: HttpRequest,
+    query: web::Query<DevTokenQuery>,
+) -> Result<HttpResponse> {
     if !state.config.auth.dev_mode {
-        return Err(Error::not_found("route", "/api/dev/token (dev mode is off)"));
+        return Err(Error::not_found(
+            "route",
+            "/api/dev/token (dev mode is off)",
+        ));
     }
     let q = query.into_inner();
     let body = TokenRequest {
@@ -200,7 +227,11 @@ async fn get_room(_: Admin, state: State, path: web::Path<String>) -> Result<Htt
     Ok(HttpResponse::Ok().json(room.summary()))
 }
 
-async fn kick_peer(_: Admin, state: State, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+async fn kick_peer(
+    _: Admin,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
     let (room, peer) = path.into_inner();
     let room = state.rooms.get(&room_id(&room)?)?;
     let peer: PeerId = peer

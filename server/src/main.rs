@@ -71,8 +71,14 @@ fn print_dev_links(app: &Application) {
     };
     let base = app.base_url();
     println!("\nPodium is running in dev mode (tokens and keys below are for this run only):");
-    println!("  teacher  {base}/teacher.html#token={}", token(Role::Teacher, "Teacher"));
-    println!("  student  {base}/student.html#token={}", token(Role::Student, "Student"));
+    println!(
+        "  teacher  {base}/teacher.html#token={}",
+        token(Role::Teacher, "Teacher")
+    );
+    println!(
+        "  student  {base}/student.html#token={}",
+        token(Role::Student, "Student")
+    );
     println!(
         "  admin    {base}/admin.html#token={}&key={}",
         token(Role::Admin, "Admin"),

@@ -55,10 +55,30 @@ pub fn render(app: &AppState) -> String {
         "Workers that died and were replaced.",
         &per_worker(&|w| w.restarts as f64),
     );
-    metric("podium_rooms", "gauge", "Open rooms.", &one(rooms.len() as f64));
-    metric("podium_peers", "gauge", "Peers in rooms.", &one(peers as f64));
-    metric("podium_producers", "gauge", "Producers in rooms.", &one(producers as f64));
-    metric("podium_consumers", "gauge", "Consumers in rooms.", &one(consumers as f64));
+    metric(
+        "podium_rooms",
+        "gauge",
+        "Open rooms.",
+        &one(rooms.len() as f64),
+    );
+    metric(
+        "podium_peers",
+        "gauge",
+        "Peers in rooms.",
+        &one(peers as f64),
+    );
+    metric(
+        "podium_producers",
+        "gauge",
+        "Producers in rooms.",
+        &one(producers as f64),
+    );
+    metric(
+        "podium_consumers",
+        "gauge",
+        "Consumers in rooms.",
+        &one(consumers as f64),
+    );
     metric(
         "podium_ws_connections",
         "gauge",

@@ -4,7 +4,14 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_env("PODIUM_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,mediasoup=warn,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    init_with_default("info,mediasoup=warn,actix_server=warn");
+}
+
+/// As [`init`], with another filter when `PODIUM_LOG` is unset (tests: quieter).
+pub fn init_with_default(filter: &str) {
+    let filter = EnvFilter::try_from_env("PODIUM_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }

@@ -143,7 +143,13 @@ impl WorkerPool {
     pub fn least_loaded(&self, preferred: &[usize]) -> Option<usize> {
         (0..self.slots.len())
             .filter(|&s| self.slots[s].worker.lock().is_some())
-            .min_by_key(|&s| (self.slots[s].peers.load(Ordering::Relaxed), !preferred.contains(&s), s))
+            .min_by_key(|&s| {
+                (
+                    self.slots[s].peers.load(Ordering::Relaxed),
+                    !preferred.contains(&s),
+                    s,
+                )
+            })
     }
 
     pub fn add_peer(&self, slot: usize) {

@@ -54,7 +54,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -90,7 +94,10 @@ fn stun_binding_request(username: &str, password: &str, transaction: [u8; 12]) -
 }
 
 fn self_signed() -> (X509, PKey<openssl::pkey::Private>) {
-    let key = PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap()).unwrap();
+    let key = PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", "podium-test").unwrap();
     let name = name.build();
@@ -101,14 +108,20 @@ fn self_signed() -> (X509, PKey<openssl::pkey::Private>) {
     cert.set_subject_name(&name).unwrap();
     cert.set_issuer_name(&name).unwrap();
     cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
     cert.sign(&key, MessageDigest::sha256()).unwrap();
     (cert.build(), key)
 }
 
 fn sha256_fingerprint(cert: &openssl::x509::X509Ref) -> [u8; 32] {
-    cert.digest(MessageDigest::sha256()).unwrap().as_ref().try_into().unwrap()
+    cert.digest(MessageDigest::sha256())
+        .unwrap()
+        .as_ref()
+        .try_into()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +146,9 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
         recv_buffer_size: None,
     };
     let transport = router
-        .create_webrtc_transport(WebRtcTransportOptions::new(WebRtcTransportListenInfos::new(listen)))
+        .create_webrtc_transport(WebRtcTransportOptions::new(
+            WebRtcTransportListenInfos::new(listen),
+        ))
         .await
         .unwrap();
     let (dtls_tx, mut dtls_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -156,7 +171,9 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     // ICE: one connectivity check nominates our address.
     let socket = UdpSocket::bind((LOCALHOST, 0)).unwrap();
     socket.connect(server).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let ice = transport.ice_parameters();
     let request = stun_binding_request(
         &format!("{}:podiumclient", ice.username_fragment),
@@ -166,7 +183,10 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     socket.send(&request).unwrap();
     let mut buf = [0u8; 1500];
     let n = socket.recv(&mut buf).unwrap();
-    assert!(n >= 20 && buf[0..2] == [0x01, 0x01], "binding success response");
+    assert!(
+        n >= 20 && buf[0..2] == [0x01, 0x01],
+        "binding success response"
+    );
     assert_eq!(&buf[8..20], b"podium-test1");
 
     // DTLS: the worker is the server, we the client, each checking the other's fingerprint.
@@ -187,7 +207,8 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
         let mut ctx = SslContext::builder(SslMethod::dtls()).unwrap();
         ctx.set_certificate(&cert).unwrap();
         ctx.set_private_key(&key).unwrap();
-        ctx.set_tlsext_use_srtp("SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_80").unwrap();
+        ctx.set_tlsext_use_srtp("SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_80")
+            .unwrap();
         ctx.set_verify_callback(SslVerifyMode::PEER, move |_, store| {
             // Self-signed: trust is the fingerprint signaled out of band.
             store
@@ -196,10 +217,16 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
         });
         let mut ssl = Ssl::new(&ctx.build()).unwrap();
         ssl.set_mtu(1200).unwrap();
-        let stream = ssl.connect(Datagrams(socket)).expect("DTLS handshake with the worker");
+        let stream = ssl
+            .connect(Datagrams(socket))
+            .expect("DTLS handshake with the worker");
         let ssl = stream.ssl();
         assert_eq!(ssl.version_str(), "DTLSv1.2");
-        let profile = ssl.selected_srtp_profile().expect("DTLS-SRTP negotiated").name().to_owned();
+        let profile = ssl
+            .selected_srtp_profile()
+            .expect("DTLS-SRTP negotiated")
+            .name()
+            .to_owned();
         let mut keying = vec![0u8; 2 * (32 + 12)];
         ssl.export_keying_material(&mut keying, "EXTRACTOR-dtls_srtp", None)
             .unwrap();
@@ -207,7 +234,10 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     })
     .await
     .unwrap();
-    assert_eq!(profile_name, "SRTP_AEAD_AES_256_GCM", "the strongest suite both offer");
+    assert_eq!(
+        profile_name, "SRTP_AEAD_AES_256_GCM",
+        "the strongest suite both offer"
+    );
     let state = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match dtls_rx.recv().await {
@@ -219,7 +249,11 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     })
     .await
     .expect("DTLS state settles");
-    assert_eq!(state, DtlsState::Connected, "the worker completed the handshake");
+    assert_eq!(
+        state,
+        DtlsState::Connected,
+        "the worker completed the handshake"
+    );
 
     // RFC 5764 key layout: client key | server key | client salt | server salt.
     let (client_key, rest) = keying.split_at(32);
@@ -232,23 +266,32 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     // SRTP both ways: our producer, consumed on the same transport.
     let ssrc = 0x1234_5678;
     let producer = transport
-        .produce(ProducerOptions::new(MediaKind::Audio, opus_send_parameters(ssrc)))
+        .produce(ProducerOptions::new(
+            MediaKind::Audio,
+            opus_send_parameters(ssrc),
+        ))
         .await
         .unwrap();
     let mut options = ConsumerOptions::new(producer.id(), opus_receive_capabilities());
     options.paused = false;
     let _consumer = transport.consume(options).await.unwrap();
 
-    let sent: Vec<Vec<u8>> = (1..=40u16).map(|i| format!("dtls-srtp {i}").into_bytes()).collect();
+    let sent: Vec<Vec<u8>> = (1..=40u16)
+        .map(|i| format!("dtls-srtp {i}").into_bytes())
+        .collect();
     let receiver = media_socket.try_clone().unwrap();
     let collect = std::thread::spawn(move || {
-        receiver.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let (mut got, mut buf) = (Vec::new(), [0u8; 1500]);
         let deadline = std::time::Instant::now() + Duration::from_secs(8);
         while got.len() < 40 && std::time::Instant::now() < deadline {
             if let Ok(n) = receiver.recv(&mut buf) {
                 if !is_rtcp(&buf[..n]) && n > 12 && buf[0] >> 6 == 2 {
-                    let plain = decrypt.decrypt_rtp(&buf[..n]).expect("worker SRTP with DTLS keys decrypts");
+                    let plain = decrypt
+                        .decrypt_rtp(&buf[..n])
+                        .expect("worker SRTP with DTLS keys decrypts");
                     got.push(rtp_payload(&plain).to_vec());
                 }
             }
@@ -258,9 +301,14 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     for (i, payload) in sent.iter().enumerate() {
         let seq = i as u16 + 1;
         let packet = rtp_packet(OPUS_PT, seq, u32::from(seq) * 960, ssrc, payload);
-        media_socket.send(&encrypt.encrypt_rtp(&packet).unwrap()).unwrap();
+        media_socket
+            .send(&encrypt.encrypt_rtp(&packet).unwrap())
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let received = collect.join().unwrap();
-    assert_eq!(received, sent, "media crosses the worker with the DTLS-exported keys");
+    assert_eq!(
+        received, sent,
+        "media crosses the worker with the DTLS-exported keys"
+    );
 }

@@ -51,7 +51,9 @@ fn context(suite: SrtpCryptoSuite, key_and_salt: &[u8]) -> Context {
 
 fn random_key(suite: SrtpCryptoSuite) -> Vec<u8> {
     let p = profile(suite);
-    (0..p.key_len() + p.salt_len()).map(|_| rand::random::<u8>()).collect()
+    (0..p.key_len() + p.salt_len())
+        .map(|_| rand::random::<u8>())
+        .collect()
 }
 
 async fn round_trip(router: &Router, suite: SrtpCryptoSuite) {
@@ -62,7 +64,10 @@ async fn round_trip(router: &Router, suite: SrtpCryptoSuite) {
     options.comedia = true;
     options.enable_srtp = true;
     options.srtp_crypto_suite = suite;
-    let ingress = router.create_plain_transport(options.clone()).await.unwrap();
+    let ingress = router
+        .create_plain_transport(options.clone())
+        .await
+        .unwrap();
     let send_key = random_key(suite);
     ingress
         .connect(PlainTransportRemoteParameters {
@@ -77,7 +82,10 @@ async fn round_trip(router: &Router, suite: SrtpCryptoSuite) {
         .await
         .unwrap();
     let producer = ingress
-        .produce(ProducerOptions::new(MediaKind::Audio, opus_send_parameters(ssrc)))
+        .produce(ProducerOptions::new(
+            MediaKind::Audio,
+            opus_send_parameters(ssrc),
+        ))
         .await
         .unwrap();
 
@@ -136,22 +144,37 @@ async fn round_trip(router: &Router, suite: SrtpCryptoSuite) {
     let (mut received, mut rtcp, mut buf) = (HashSet::new(), 0, vec![0u8; 2048]);
     let deadline = Instant::now() + Duration::from_secs(12);
     while Instant::now() < deadline && (received.len() < sent.len() || rtcp == 0) {
-        let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(500), receiver.recv(&mut buf)).await else {
+        let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(500), receiver.recv(&mut buf)).await
+        else {
             continue;
         };
         let packet = &buf[..n];
         if is_rtcp(packet) {
-            decrypt.decrypt_rtcp(packet).expect("the worker's SRTCP decrypts");
+            decrypt
+                .decrypt_rtcp(packet)
+                .expect("the worker's SRTCP decrypts");
             rtcp += 1;
         } else {
-            let plain = decrypt.decrypt_rtp(packet).expect("the worker's SRTP decrypts");
+            let plain = decrypt
+                .decrypt_rtp(packet)
+                .expect("the worker's SRTP decrypts");
             let payload = rtp_payload(&plain).to_vec();
-            assert!(payload != b"forged", "{suite:?}: a forged packet got through");
+            assert!(
+                payload != b"forged",
+                "{suite:?}: a forged packet got through"
+            );
             received.insert(payload);
         }
     }
-    assert_eq!(received, sent, "{suite:?}: every packet crosses the worker intact");
-    assert!(rtcp > 0, "{suite:?}: the worker's SRTCP (sender reports) decrypts");
+    assert_eq!(
+        received, sent,
+        "{suite:?}: every packet crosses the worker intact"
+    );
+    assert!(
+        rtcp > 0,
+        "{suite:?}: the worker's SRTCP (sender reports) decrypts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

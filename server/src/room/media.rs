@@ -37,20 +37,38 @@ impl Room {
         WebRtcTransportListenInfos::new(info(Protocol::Udp)).insert(info(Protocol::Tcp))
     }
 
-    pub fn set_rtp_capabilities(&self, peer_id: PeerId, caps: RtpCapabilities) -> Result<ResponseData> {
+    pub fn set_rtp_capabilities(
+        &self,
+        peer_id: PeerId,
+        caps: RtpCapabilities,
+    ) -> Result<ResponseData> {
         let mut state = self.state.lock();
-        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state
+            .peers
+            .get_mut(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         peer.rtp_capabilities = Some(caps);
         Ok(ResponseData::Empty {})
     }
 
-    pub async fn create_transport(&self, peer_id: PeerId, direction: Direction) -> Result<ResponseData> {
+    pub async fn create_transport(
+        &self,
+        peer_id: PeerId,
+        direction: Direction,
+    ) -> Result<ResponseData> {
         let slot = {
             let state = self.state.lock();
-            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let peer = state
+                .peers
+                .get(&peer_id)
+                .ok_or_else(|| Error::not_found("peer", peer_id))?;
             if direction == Direction::Send {
                 match peer.role {
-                    Role::Admin => return Err(Error::Forbidden("admins observe; they do not send media".into())),
+                    Role::Admin => {
+                        return Err(Error::Forbidden(
+                            "admins observe; they do not send media".into(),
+                        ));
+                    }
                     Role::Student if !peer.can_speak => {
                         return Err(Error::Forbidden(
                             "students send media only once the teacher lets them speak".into(),
@@ -64,7 +82,9 @@ impl Room {
                 Direction::Recv => &peer.recv_transport,
             };
             if existing.is_some() {
-                return Err(Error::Conflict(format!("a {direction:?} transport exists already").to_lowercase()));
+                return Err(Error::Conflict(
+                    format!("a {direction:?} transport exists already").to_lowercase(),
+                ));
             }
             peer.slot
         };
@@ -73,10 +93,13 @@ impl Room {
         options.enable_udp = true;
         options.enable_tcp = true;
         options.prefer_udp = true;
-        options.initial_available_outgoing_bitrate = u64::from(self.config().rtc.initial_outgoing_bitrate);
+        options.initial_available_outgoing_bitrate =
+            u64::from(self.config().rtc.initial_outgoing_bitrate);
         let transport = router.create_webrtc_transport(options).await?;
         if direction == Direction::Send {
-            transport.set_max_incoming_bitrate(MAX_INCOMING_BITRATE).await?;
+            transport
+                .set_max_incoming_bitrate(MAX_INCOMING_BITRATE)
+                .await?;
         }
         let data = ResponseData::TransportCreated {
             id: transport.id(),
@@ -85,13 +108,18 @@ impl Room {
             dtls_parameters: transport.dtls_parameters(),
         };
         let mut state = self.state.lock();
-        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state
+            .peers
+            .get_mut(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         let place = match direction {
             Direction::Send => &mut peer.send_transport,
             Direction::Recv => &mut peer.recv_transport,
         };
         if place.is_some() {
-            return Err(Error::Conflict("a transport of this direction exists already".into()));
+            return Err(Error::Conflict(
+                "a transport of this direction exists already".into(),
+            ));
         }
         *place = Some(transport);
         Ok(data)
@@ -99,7 +127,10 @@ impl Room {
 
     fn own_transport(&self, peer_id: PeerId, transport_id: TransportId) -> Result<WebRtcTransport> {
         let state = self.state.lock();
-        let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state
+            .peers
+            .get(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         peer.transport(transport_id)
             .cloned()
             .ok_or_else(|| Error::not_found("transport", transport_id))
@@ -119,7 +150,11 @@ impl Room {
         Ok(ResponseData::Empty {})
     }
 
-    pub async fn restart_ice(&self, peer_id: PeerId, transport_id: TransportId) -> Result<ResponseData> {
+    pub async fn restart_ice(
+        &self,
+        peer_id: PeerId,
+        transport_id: TransportId,
+    ) -> Result<ResponseData> {
         let transport = self.own_transport(peer_id, transport_id)?;
         let ice_parameters = transport.restart_ice().await?;
         Ok(ResponseData::IceRestarted { ice_parameters })
@@ -135,24 +170,37 @@ impl Room {
     ) -> Result<ResponseData> {
         let (transport, slot) = {
             let state = self.state.lock();
-            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let peer = state
+                .peers
+                .get(&peer_id)
+                .ok_or_else(|| Error::not_found("peer", peer_id))?;
             match peer.role {
-                Role::Admin => return Err(Error::Forbidden("admins observe; they do not send media".into())),
+                Role::Admin => {
+                    return Err(Error::Forbidden(
+                        "admins observe; they do not send media".into(),
+                    ));
+                }
                 Role::Student if !peer.can_speak => {
                     return Err(Error::Forbidden(
                         "students cannot produce unless the teacher lets them speak".into(),
                     ));
                 }
                 Role::Student if source != Source::Mic => {
-                    return Err(Error::Forbidden("a student allowed to speak sends their microphone only".into()));
+                    return Err(Error::Forbidden(
+                        "a student allowed to speak sends their microphone only".into(),
+                    ));
                 }
                 _ => {}
             }
             if source.kind() != kind {
-                return Err(Error::BadRequest(format!("source {source:?} does not carry {kind:?}").to_lowercase()));
+                return Err(Error::BadRequest(
+                    format!("source {source:?} does not carry {kind:?}").to_lowercase(),
+                ));
             }
             if peer.producers.values().any(|(_, s)| *s == source) {
-                return Err(Error::Conflict(format!("already producing {source:?}").to_lowercase()));
+                return Err(Error::Conflict(
+                    format!("already producing {source:?}").to_lowercase(),
+                ));
             }
             let transport = peer
                 .send_transport
@@ -182,16 +230,26 @@ impl Room {
             if peer.role == Role::Student && !peer.can_speak {
                 return Err(Error::Forbidden("permission to speak was withdrawn".into()));
             }
-            peer.producers.insert(producer.id(), (producer.clone(), source));
-            state.producers.insert(producer.id(), ProducerEntry { info: info.clone(), slot });
-            let text = Notification::NewProducer { producer: info.clone() }.to_text();
+            peer.producers
+                .insert(producer.id(), (producer.clone(), source));
+            state.producers.insert(
+                producer.id(),
+                ProducerEntry {
+                    info: info.clone(),
+                    slot,
+                },
+            );
+            let text = Notification::NewProducer {
+                producer: info.clone(),
+            }
+            .to_text();
             broadcast(&state, &text, |p| p.id != peer_id);
         }
         tracing::info!(room = %self.id, peer = %peer_id, producer = %producer.id(), ?source, "producing");
-        if kind == MediaKind::Audio {
-            if let Err(error) = self.observe(producer.id(), slot).await {
-                tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
-            }
+        if kind == MediaKind::Audio
+            && let Err(error) = self.observe(producer.id(), slot).await
+        {
+            tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
         }
         Ok(ResponseData::Produced {
             producer_id: producer.id(),
@@ -222,7 +280,11 @@ impl Room {
 
     /// Adds an audio producer to the home router's speaker observer.
     async fn observe(&self, producer_id: ProducerId, slot: usize) -> Result<()> {
-        let home = self.state.lock().home.ok_or_else(|| Error::Internal("room has no home".into()))?;
+        let home = self
+            .state
+            .lock()
+            .home
+            .ok_or_else(|| Error::Internal("room has no home".into()))?;
         self.ensure_pipe(producer_id, slot, home).await?;
         let observer = self.state.lock().observer.clone();
         if let Some(observer) = observer {
@@ -237,16 +299,25 @@ impl Room {
     pub async fn consume(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
         let (transport, caps, slot, entry) = {
             let state = self.state.lock();
-            let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let peer = state
+                .peers
+                .get(&peer_id)
+                .ok_or_else(|| Error::not_found("peer", peer_id))?;
             let entry = state
                 .producers
                 .get(&producer_id)
                 .cloned()
                 .ok_or_else(|| Error::not_found("producer", producer_id))?;
             if entry.info.peer_id == peer_id {
-                return Err(Error::BadRequest("a peer does not consume its own producer".into()));
+                return Err(Error::BadRequest(
+                    "a peer does not consume its own producer".into(),
+                ));
             }
-            if peer.consumers.values().any(|c| c.producer_id() == producer_id) {
+            if peer
+                .consumers
+                .values()
+                .any(|c| c.producer_id() == producer_id)
+            {
                 return Err(Error::Conflict("already consuming this producer".into()));
             }
             let transport = peer
@@ -262,7 +333,9 @@ impl Room {
         self.ensure_pipe(producer_id, entry.slot, slot).await?;
         let router = self.router(slot)?;
         if !router.can_consume(&producer_id, &caps) {
-            return Err(Error::Media("the browser cannot decode this producer's codec".into()));
+            return Err(Error::Media(
+                "the browser cannot decode this producer's codec".into(),
+            ));
         }
         let mut options = ConsumerOptions::new(producer_id, caps);
         options.paused = true;
@@ -313,14 +386,21 @@ impl Room {
 
     fn own_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<Consumer> {
         let state = self.state.lock();
-        let peer = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state
+            .peers
+            .get(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         peer.consumers
             .get(&consumer_id)
             .cloned()
             .ok_or_else(|| Error::not_found("consumer", consumer_id))
     }
 
-    pub async fn resume_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<ResponseData> {
+    pub async fn resume_consumer(
+        &self,
+        peer_id: PeerId,
+        consumer_id: ConsumerId,
+    ) -> Result<ResponseData> {
         let consumer = self.own_consumer(peer_id, consumer_id)?;
         consumer.resume().await?;
         if consumer.kind() == MediaKind::Video {
@@ -330,7 +410,11 @@ impl Room {
         Ok(ResponseData::Empty {})
     }
 
-    pub async fn pause_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<ResponseData> {
+    pub async fn pause_consumer(
+        &self,
+        peer_id: PeerId,
+        consumer_id: ConsumerId,
+    ) -> Result<ResponseData> {
         self.own_consumer(peer_id, consumer_id)?.pause().await?;
         Ok(ResponseData::Empty {})
     }
@@ -344,7 +428,9 @@ impl Room {
     ) -> Result<ResponseData> {
         let consumer = self.own_consumer(peer_id, consumer_id)?;
         if consumer.r#type() != ConsumerType::Simulcast {
-            return Err(Error::BadRequest("only simulcast consumers have layers".into()));
+            return Err(Error::BadRequest(
+                "only simulcast consumers have layers".into(),
+            ));
         }
         let mode = consumer
             .rtp_parameters()
@@ -370,13 +456,18 @@ impl Room {
     /// The producer, if the caller may act on it: its owner, or staff.
     fn producer_for(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<Producer> {
         let state = self.state.lock();
-        let caller = state.peers.get(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let caller = state
+            .peers
+            .get(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         let entry = state
             .producers
             .get(&producer_id)
             .ok_or_else(|| Error::not_found("producer", producer_id))?;
         if entry.info.peer_id != peer_id && !caller.role.is_staff() {
-            return Err(Error::Forbidden("only its owner or the teacher acts on a producer".into()));
+            return Err(Error::Forbidden(
+                "only its owner or the teacher acts on a producer".into(),
+            ));
         }
         state
             .peers
@@ -386,7 +477,12 @@ impl Room {
             .ok_or_else(|| Error::not_found("producer", producer_id))
     }
 
-    pub async fn pause_producer(&self, peer_id: PeerId, producer_id: ProducerId, pause: bool) -> Result<ResponseData> {
+    pub async fn pause_producer(
+        &self,
+        peer_id: PeerId,
+        producer_id: ProducerId,
+        pause: bool,
+    ) -> Result<ResponseData> {
         let producer = self.producer_for(peer_id, producer_id)?;
         if pause {
             producer.pause().await?;
@@ -427,8 +523,16 @@ impl Room {
                 .get_mut(&entry.info.peer_id)
                 .and_then(|owner| owner.producers.remove(&producer_id));
             state.observed.retain(|id| *id != producer_id);
-            let keys: Vec<_> = state.pipes.keys().filter(|(_, p)| *p == producer_id).copied().collect();
-            let pipes: Vec<_> = keys.into_iter().filter_map(|k| state.pipes.remove(&k)).collect();
+            let keys: Vec<_> = state
+                .pipes
+                .keys()
+                .filter(|(_, p)| *p == producer_id)
+                .copied()
+                .collect();
+            let pipes: Vec<_> = keys
+                .into_iter()
+                .filter_map(|k| state.pipes.remove(&k))
+                .collect();
             let text = Notification::ProducerClosed { producer_id }.to_text();
             broadcast(&state, &text, |p| p.id != entry.info.peer_id);
             (producer, pipes)
@@ -441,10 +545,15 @@ impl Room {
     pub fn chat(&self, peer_id: PeerId, text: String) -> Result<ResponseData> {
         let max = self.config().limits.max_chat_chars;
         if text.trim().is_empty() || text.chars().count() > max {
-            return Err(Error::BadRequest(format!("chat messages are 1 to {max} characters")));
+            return Err(Error::BadRequest(format!(
+                "chat messages are 1 to {max} characters"
+            )));
         }
         let mut state = self.state.lock();
-        let peer = state.peers.get_mut(&peer_id).ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state
+            .peers
+            .get_mut(&peer_id)
+            .ok_or_else(|| Error::not_found("peer", peer_id))?;
         if !peer.chat_allowance.take(std::time::Instant::now()) {
             return Err(Error::RateLimited { per_second: 1 });
         }
@@ -461,14 +570,28 @@ impl Room {
         Ok(ResponseData::Empty {})
     }
 
-    pub fn set_hand(&self, caller: PeerId, target: Option<PeerId>, raised: bool) -> Result<ResponseData> {
+    pub fn set_hand(
+        &self,
+        caller: PeerId,
+        target: Option<PeerId>,
+        raised: bool,
+    ) -> Result<ResponseData> {
         let mut state = self.state.lock();
-        let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
+        let caller_role = state
+            .peers
+            .get(&caller)
+            .ok_or_else(|| Error::not_found("peer", caller))?
+            .role;
         let target = target.unwrap_or(caller);
         if target != caller && !caller_role.is_staff() {
-            return Err(Error::Forbidden("only the teacher lowers another peer's hand".into()));
+            return Err(Error::Forbidden(
+                "only the teacher lowers another peer's hand".into(),
+            ));
         }
-        let peer = state.peers.get_mut(&target).ok_or_else(|| Error::not_found("peer", target))?;
+        let peer = state
+            .peers
+            .get_mut(&target)
+            .ok_or_else(|| Error::not_found("peer", target))?;
         if raised && peer.role != Role::Student {
             return Err(Error::BadRequest("only students raise their hand".into()));
         }
@@ -476,21 +599,41 @@ impl Room {
             return Ok(ResponseData::Empty {});
         }
         peer.hand_raised = raised;
-        let text = Notification::HandRaised { peer_id: target, raised }.to_text();
+        let text = Notification::HandRaised {
+            peer_id: target,
+            raised,
+        }
+        .to_text();
         broadcast(&state, &text, |p| p.role.is_staff() || p.id == target);
         Ok(ResponseData::Empty {})
     }
 
-    pub fn allow_speak(&self, caller: PeerId, target: PeerId, allowed: bool) -> Result<ResponseData> {
+    pub fn allow_speak(
+        &self,
+        caller: PeerId,
+        target: PeerId,
+        allowed: bool,
+    ) -> Result<ResponseData> {
         let revoked: Vec<ProducerId> = {
             let mut state = self.state.lock();
-            let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
+            let caller_role = state
+                .peers
+                .get(&caller)
+                .ok_or_else(|| Error::not_found("peer", caller))?
+                .role;
             if !caller_role.is_staff() {
-                return Err(Error::Forbidden("only the teacher lets students speak".into()));
+                return Err(Error::Forbidden(
+                    "only the teacher lets students speak".into(),
+                ));
             }
-            let peer = state.peers.get_mut(&target).ok_or_else(|| Error::not_found("peer", target))?;
+            let peer = state
+                .peers
+                .get_mut(&target)
+                .ok_or_else(|| Error::not_found("peer", target))?;
             if peer.role != Role::Student {
-                return Err(Error::BadRequest("only students need permission to speak".into()));
+                return Err(Error::BadRequest(
+                    "only students need permission to speak".into(),
+                ));
             }
             if peer.can_speak == allowed {
                 return Ok(ResponseData::Empty {});
@@ -499,7 +642,11 @@ impl Room {
             if allowed {
                 peer.hand_raised = false;
             }
-            let revoked = if allowed { vec![] } else { peer.producers.keys().copied().collect() };
+            let revoked = if allowed {
+                vec![]
+            } else {
+                peer.producers.keys().copied().collect()
+            };
             let text = Notification::SpeakPermission { peer: peer.info() }.to_text();
             broadcast(&state, &text, |_| true);
             revoked
@@ -514,8 +661,16 @@ impl Room {
     pub fn kick(&self, caller: PeerId, target: PeerId) -> Result<ResponseData> {
         {
             let state = self.state.lock();
-            let caller_role = state.peers.get(&caller).ok_or_else(|| Error::not_found("peer", caller))?.role;
-            let target_role = state.peers.get(&target).ok_or_else(|| Error::not_found("peer", target))?.role;
+            let caller_role = state
+                .peers
+                .get(&caller)
+                .ok_or_else(|| Error::not_found("peer", caller))?
+                .role;
+            let target_role = state
+                .peers
+                .get(&target)
+                .ok_or_else(|| Error::not_found("peer", target))?
+                .role;
             let allowed = match caller_role {
                 Role::Admin => true,
                 Role::Teacher => target_role == Role::Student,

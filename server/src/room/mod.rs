@@ -165,7 +165,8 @@ impl Room {
             .filter(|p| sees(claims.role, p))
             .map(Peer::info)
             .collect();
-        let producers: Vec<ProducerInfo> = state.producers.values().map(|p| p.info.clone()).collect();
+        let producers: Vec<ProducerInfo> =
+            state.producers.values().map(|p| p.info.clone()).collect();
         let joined = Notification::PeerJoined { peer: peer.info() }.to_text();
         broadcast(&state, &joined, |p| p.id != peer_id && sees(p.role, &peer));
         let can_speak = peer.can_speak;
@@ -192,7 +193,10 @@ impl Room {
         let _setup = self.setup.lock().await;
         let (home, existing) = {
             let state = self.state.lock();
-            (state.home, state.routers.keys().copied().collect::<Vec<_>>())
+            (
+                state.home,
+                state.routers.keys().copied().collect::<Vec<_>>(),
+            )
         };
         let slot = match (role, home) {
             (Role::Teacher, Some(home)) => home,
@@ -219,13 +223,15 @@ impl Room {
             .create_router(RouterOptions::new(self.ctx.media_codecs.clone()))
             .await
             .map_err(|e| Error::Internal(format!("cannot create a router: {e}")))?;
-        let mut state = self.state.lock();
-        let first = state.home.is_none();
-        state.routers.insert(slot, RoomRouter { router });
-        if first {
-            state.home = Some(slot);
-        }
-        drop(state);
+        let first = {
+            let mut state = self.state.lock();
+            let first = state.home.is_none();
+            state.routers.insert(slot, RoomRouter { router });
+            if first {
+                state.home = Some(slot);
+            }
+            first
+        };
         if first {
             self.create_observer(slot).await?;
         }
@@ -274,19 +280,33 @@ impl Room {
             for producer_id in peer.producers.keys() {
                 state.producers.remove(producer_id);
                 state.observed.retain(|id| id != producer_id);
-                texts.push(Notification::ProducerClosed { producer_id: *producer_id }.to_text());
+                texts.push(
+                    Notification::ProducerClosed {
+                        producer_id: *producer_id,
+                    }
+                    .to_text(),
+                );
             }
             let visible_to_students = sees(Role::Student, &peer);
             for (i, text) in texts.iter().enumerate() {
                 // Producer closures concern everyone; the departure only those who saw the peer.
-                broadcast(&state, text, |p| i > 0 || p.role.is_staff() || visible_to_students);
+                broadcast(&state, text, |p| {
+                    i > 0 || p.role.is_staff() || visible_to_students
+                });
             }
             let gone: Vec<ProducerId> = peer.producers.keys().copied().collect();
             let pipes: Vec<_> = gone
                 .iter()
                 .flat_map(|id| {
-                    let keys: Vec<_> = state.pipes.keys().filter(|(_, p)| p == id).copied().collect();
-                    keys.into_iter().filter_map(|k| state.pipes.remove(&k)).collect::<Vec<_>>()
+                    let keys: Vec<_> = state
+                        .pipes
+                        .keys()
+                        .filter(|(_, p)| p == id)
+                        .copied()
+                        .collect();
+                    keys.into_iter()
+                        .filter_map(|k| state.pipes.remove(&k))
+                        .collect::<Vec<_>>()
                 })
                 .collect();
             drop(state);
@@ -331,7 +351,12 @@ impl Room {
             let Some(router) = state.routers.remove(&slot) else {
                 return;
             };
-            let victims: Vec<PeerId> = state.peers.values().filter(|p| p.slot == slot).map(|p| p.id).collect();
+            let victims: Vec<PeerId> = state
+                .peers
+                .values()
+                .filter(|p| p.slot == slot)
+                .map(|p| p.id)
+                .collect();
             let pipes: Vec<_> = state
                 .pipes
                 .keys()
@@ -430,11 +455,13 @@ impl Room {
                         return;
                     };
                     let consumer = peer.consumers.remove(&consumer_id);
-                    peer.send(&Notification::ConsumerClosed {
-                        consumer_id,
-                        producer_id,
-                    }
-                    .to_text());
+                    peer.send(
+                        &Notification::ConsumerClosed {
+                            consumer_id,
+                            producer_id,
+                        }
+                        .to_text(),
+                    );
                     consumer
                 };
                 drop(consumer);
@@ -457,7 +484,12 @@ impl Room {
                 }
             }
             RoomEvent::DominantSpeaker { producer_id } => {
-                let peer_id = self.state.lock().producers.get(&producer_id).map(|p| p.info.peer_id);
+                let peer_id = self
+                    .state
+                    .lock()
+                    .producers
+                    .get(&producer_id)
+                    .map(|p| p.info.peer_id);
                 self.notify(
                     &Notification::ActiveSpeaker {
                         peer_id,

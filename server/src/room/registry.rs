@@ -69,7 +69,13 @@ impl Rooms {
     }
 
     pub fn all(&self) -> Vec<Arc<Room>> {
-        let mut rooms: Vec<_> = self.map.lock().values().filter(|r| !r.is_closed()).cloned().collect();
+        let mut rooms: Vec<_> = self
+            .map
+            .lock()
+            .values()
+            .filter(|r| !r.is_closed())
+            .cloned()
+            .collect();
         rooms.sort_by(|a, b| a.id().cmp(b.id()));
         rooms
     }

@@ -41,7 +41,12 @@ pub enum Direction {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, strum::VariantNames, strum::IntoStaticStr)]
-#[serde(tag = "method", content = "data", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "method",
+    content = "data",
+    rename_all = "camelCase",
+    deny_unknown_fields
+)]
 #[strum(serialize_all = "camelCase")]
 pub enum Request {
     /// First request on a connection: enter the room the token names.
@@ -49,8 +54,12 @@ pub enum Request {
     /// The browser's receive capabilities (mediasoup-client `device.rtpCapabilities`);
     /// required once before `consume`.
     #[serde(rename_all = "camelCase")]
-    SetRtpCapabilities { rtp_capabilities: RtpCapabilities },
-    CreateTransport { direction: Direction },
+    SetRtpCapabilities {
+        rtp_capabilities: RtpCapabilities,
+    },
+    CreateTransport {
+        direction: Direction,
+    },
     #[serde(rename_all = "camelCase")]
     ConnectTransport {
         transport_id: TransportId,
@@ -58,7 +67,9 @@ pub enum Request {
     },
     /// New ICE credentials after an ICE failure; the client calls `restartIce` with them.
     #[serde(rename_all = "camelCase")]
-    RestartIce { transport_id: TransportId },
+    RestartIce {
+        transport_id: TransportId,
+    },
     #[serde(rename_all = "camelCase")]
     Produce {
         transport_id: TransportId,
@@ -67,19 +78,31 @@ pub enum Request {
         source: Source,
     },
     #[serde(rename_all = "camelCase")]
-    CloseProducer { producer_id: ProducerId },
+    CloseProducer {
+        producer_id: ProducerId,
+    },
     #[serde(rename_all = "camelCase")]
-    PauseProducer { producer_id: ProducerId },
+    PauseProducer {
+        producer_id: ProducerId,
+    },
     #[serde(rename_all = "camelCase")]
-    ResumeProducer { producer_id: ProducerId },
+    ResumeProducer {
+        producer_id: ProducerId,
+    },
     /// Creates a paused consumer on the peer's recv transport; resume it once
     /// the client-side consumer exists.
     #[serde(rename_all = "camelCase")]
-    Consume { producer_id: ProducerId },
+    Consume {
+        producer_id: ProducerId,
+    },
     #[serde(rename_all = "camelCase")]
-    ResumeConsumer { consumer_id: ConsumerId },
+    ResumeConsumer {
+        consumer_id: ConsumerId,
+    },
     #[serde(rename_all = "camelCase")]
-    PauseConsumer { consumer_id: ConsumerId },
+    PauseConsumer {
+        consumer_id: ConsumerId,
+    },
     /// Caps the simulcast layer of a video consumer (0 = lowest); mediasoup
     /// picks at most this layer, lower when the downlink cannot take it.
     #[serde(rename_all = "camelCase")]
@@ -88,17 +111,26 @@ pub enum Request {
         spatial_layer: u8,
         temporal_layer: Option<u8>,
     },
-    Chat { text: String },
+    Chat {
+        text: String,
+    },
     RaiseHand {},
     /// Lowers the caller's hand, or (teacher, admin) another peer's.
     #[serde(rename_all = "camelCase")]
-    LowerHand { peer_id: Option<PeerId> },
+    LowerHand {
+        peer_id: Option<PeerId>,
+    },
     /// Teacher: let a student send their microphone, or take it back.
     #[serde(rename_all = "camelCase")]
-    AllowSpeak { peer_id: PeerId, allowed: bool },
+    AllowSpeak {
+        peer_id: PeerId,
+        allowed: bool,
+    },
     /// Teacher, admin: remove a peer from the room.
     #[serde(rename_all = "camelCase")]
-    Kick { peer_id: PeerId },
+    Kick {
+        peer_id: PeerId,
+    },
     Leave {},
 }
 
@@ -138,7 +170,12 @@ pub fn parse(text: &str) -> Result<(RequestId, Request), (Option<RequestId>, Err
     let tagged = serde_json::json!({ "method": envelope.method, "data": data });
     serde_json::from_value(tagged)
         .map(|request| (id, request))
-        .map_err(|e| (Some(id), Error::BadRequest(format!("{}: {e}", envelope.method))))
+        .map_err(|e| {
+            (
+                Some(id),
+                Error::BadRequest(format!("{}: {e}", envelope.method)),
+            )
+        })
 }
 
 #[derive(Debug, Serialize)]
@@ -304,7 +341,9 @@ impl Notification {
 
     /// Serialized once, shared by every peer it is queued to.
     pub fn to_text(&self) -> std::sync::Arc<str> {
-        serde_json::to_string(self).expect("notifications serialize").into()
+        serde_json::to_string(self)
+            .expect("notifications serialize")
+            .into()
     }
 }
 
@@ -353,8 +392,14 @@ mod tests {
         let (id, req) = parse(r#"{"id":1,"method":"join"}"#).unwrap();
         assert_eq!(id, 1);
         assert!(matches!(req, Request::Join {}));
-        let (_, req) = parse(r#"{"id":2,"method":"createTransport","data":{"direction":"recv"}}"#).unwrap();
-        assert!(matches!(req, Request::CreateTransport { direction: Direction::Recv }));
+        let (_, req) =
+            parse(r#"{"id":2,"method":"createTransport","data":{"direction":"recv"}}"#).unwrap();
+        assert!(matches!(
+            req,
+            Request::CreateTransport {
+                direction: Direction::Recv
+            }
+        ));
         let (_, req) = parse(r#"{"id":3,"method":"chat","data":{"text":"hi"}}"#).unwrap();
         assert_eq!(req.method(), "chat");
     }
@@ -362,14 +407,34 @@ mod tests {
     #[test]
     fn errors_keep_the_request_id_when_there_is_one() {
         let cases = [
-            (r#"{"id":5,"method":"fly"}"#, Some(5), ErrorCode::UnknownMethod),
-            (r#"{"id":6,"method":"chat","data":{}}"#, Some(6), ErrorCode::BadRequest),
-            (r#"{"id":7,"method":"chat","data":{"text":1}}"#, Some(7), ErrorCode::BadRequest),
-            (r#"{"id":8,"method":"join","data":{"extra":1}}"#, Some(8), ErrorCode::BadRequest),
+            (
+                r#"{"id":5,"method":"fly"}"#,
+                Some(5),
+                ErrorCode::UnknownMethod,
+            ),
+            (
+                r#"{"id":6,"method":"chat","data":{}}"#,
+                Some(6),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"id":7,"method":"chat","data":{"text":1}}"#,
+                Some(7),
+                ErrorCode::BadRequest,
+            ),
+            (
+                r#"{"id":8,"method":"join","data":{"extra":1}}"#,
+                Some(8),
+                ErrorCode::BadRequest,
+            ),
             (r#"{"id":"x","method":"join"}"#, None, ErrorCode::BadRequest),
             (r#"{"method":"join"}"#, None, ErrorCode::BadRequest),
             ("not json", None, ErrorCode::BadRequest),
-            (r#"{"id":9,"method":"consume","data":{"producerId":"nope"}}"#, Some(9), ErrorCode::BadRequest),
+            (
+                r#"{"id":9,"method":"consume","data":{"producerId":"nope"}}"#,
+                Some(9),
+                ErrorCode::BadRequest,
+            ),
         ];
         for (text, want_id, want_code) in cases {
             let (id, err) = parse(text).expect_err(text);
@@ -387,7 +452,13 @@ mod tests {
             err,
             r#"{"response":4,"ok":false,"error":{"code":"forbidden","message":"students cannot produce"}}"#
         );
-        let n = Notification::PeerLeft { peer_id: PeerId::new() }.to_text();
-        assert!(n.starts_with(r#"{"notification":"peerLeft","data":{"peerId":""#), "{n}");
+        let n = Notification::PeerLeft {
+            peer_id: PeerId::new(),
+        }
+        .to_text();
+        assert!(
+            n.starts_with(r#"{"notification":"peerLeft","data":{"peerId":""#),
+            "{n}"
+        );
     }
 }

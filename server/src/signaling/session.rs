@@ -21,10 +21,16 @@ pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 const PING_EVERY: Duration = Duration::from_secs(15);
 const SILENT_FOR: Duration = Duration::from_secs(45);
 
-pub async fn run(session: Session, stream: AggregatedMessageStream, app: Arc<AppState>, claims: Claims) {
+pub async fn run(
+    session: Session,
+    stream: AggregatedMessageStream,
+    app: Arc<AppState>,
+    claims: Claims,
+) {
     let peer_id = PeerId::new();
     let (outbox, rx, close) = Outbox::new(app.config.limits.peer_queue_len);
-    app.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let writer = actix_web::rt::spawn(write(session.clone(), rx, Arc::clone(&close)));
 
     let mut conn = Connection {
@@ -48,17 +54,23 @@ pub async fn run(session: Session, stream: AggregatedMessageStream, app: Arc<App
     drop(conn);
     drop(outbox);
     let _ = writer.await;
-    app.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    app.connections
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-async fn write(mut session: Session, mut rx: mpsc::Receiver<Outgoing>, close: Arc<crate::room::CloseSignal>) {
+async fn write(
+    mut session: Session,
+    mut rx: mpsc::Receiver<Outgoing>,
+    close: Arc<crate::room::CloseSignal>,
+) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let reason = loop {
         tokio::select! {
             text = rx.recv() => match text {
                 Some(text) => if session.text(&*text).await.is_err() { return },
-                None => break None,
+                // Every sender is gone: the peer left the room, perhaps closed by it.
+                None => break close.reason(),
             },
             reason = close.closed() => break Some(reason),
             _ = ping.tick() => if session.ping(b"").await.is_err() { return },
@@ -71,7 +83,9 @@ async fn write(mut session: Session, mut rx: mpsc::Receiver<Outgoing>, close: Ar
                 return;
             }
         }
-        let _ = session.text(&*Notification::Closed { reason }.to_text()).await;
+        let _ = session
+            .text(&*Notification::Closed { reason }.to_text())
+            .await;
     }
     let _ = session
         .close(Some(actix_ws::CloseReason {
@@ -91,7 +105,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn read(&mut self, mut session: Session, mut stream: AggregatedMessageStream, close: &crate::room::CloseSignal) {
+    async fn read(
+        &mut self,
+        mut session: Session,
+        mut stream: AggregatedMessageStream,
+        close: &crate::room::CloseSignal,
+    ) {
         let mut last_seen = Instant::now();
         let mut check = tokio::time::interval(PING_EVERY);
         loop {
@@ -134,7 +153,13 @@ impl Connection {
     async fn on_text(&mut self, text: &str) {
         let max = self.app.config.limits.ws_max_message_bytes;
         if text.len() > max {
-            return self.reply_error(None, &Error::TooLarge { size: text.len(), max });
+            return self.reply_error(
+                None,
+                &Error::TooLarge {
+                    size: text.len(),
+                    max,
+                },
+            );
         }
         if !self.bucket.take(Instant::now()) {
             let id = protocol::parse(text).map_or_else(|(id, _)| id, |(id, _)| Some(id));
@@ -151,7 +176,8 @@ impl Connection {
         if let Err(error) = &result {
             tracing::debug!(peer = %self.peer_id, method, code = ?error.code(), %error, "request refused");
         }
-        self.outbox.send(&protocol::response_text(id, &result).into());
+        self.outbox
+            .send(&protocol::response_text(id, &result).into());
         if leaving && result.is_ok() {
             self.outbox.close(CloseReason::Left);
         }
@@ -173,30 +199,47 @@ impl Connection {
         };
         match request {
             Request::Join {} => unreachable!("handled above"),
-            Request::SetRtpCapabilities { rtp_capabilities } => room.set_rtp_capabilities(peer, rtp_capabilities),
+            Request::SetRtpCapabilities { rtp_capabilities } => {
+                room.set_rtp_capabilities(peer, rtp_capabilities)
+            }
             Request::CreateTransport { direction } => room.create_transport(peer, direction).await,
             Request::ConnectTransport {
                 transport_id,
                 dtls_parameters,
-            } => room.connect_transport(peer, transport_id, dtls_parameters).await,
+            } => {
+                room.connect_transport(peer, transport_id, dtls_parameters)
+                    .await
+            }
             Request::RestartIce { transport_id } => room.restart_ice(peer, transport_id).await,
             Request::Produce {
                 transport_id,
                 kind,
                 rtp_parameters,
                 source,
-            } => room.produce(peer, transport_id, kind, rtp_parameters, source).await,
+            } => {
+                room.produce(peer, transport_id, kind, rtp_parameters, source)
+                    .await
+            }
             Request::CloseProducer { producer_id } => room.close_producer(peer, producer_id),
-            Request::PauseProducer { producer_id } => room.pause_producer(peer, producer_id, true).await,
-            Request::ResumeProducer { producer_id } => room.pause_producer(peer, producer_id, false).await,
+            Request::PauseProducer { producer_id } => {
+                room.pause_producer(peer, producer_id, true).await
+            }
+            Request::ResumeProducer { producer_id } => {
+                room.pause_producer(peer, producer_id, false).await
+            }
             Request::Consume { producer_id } => room.consume(peer, producer_id).await,
-            Request::ResumeConsumer { consumer_id } => room.resume_consumer(peer, consumer_id).await,
+            Request::ResumeConsumer { consumer_id } => {
+                room.resume_consumer(peer, consumer_id).await
+            }
             Request::PauseConsumer { consumer_id } => room.pause_consumer(peer, consumer_id).await,
             Request::SetConsumerPreferredLayers {
                 consumer_id,
                 spatial_layer,
                 temporal_layer,
-            } => room.set_preferred_layers(peer, consumer_id, spatial_layer, temporal_layer).await,
+            } => {
+                room.set_preferred_layers(peer, consumer_id, spatial_layer, temporal_layer)
+                    .await
+            }
             Request::Chat { text } => room.chat(peer, text),
             Request::RaiseHand {} => room.set_hand(peer, None, true),
             Request::LowerHand { peer_id } => room.set_hand(peer, peer_id, false),
@@ -210,7 +253,10 @@ impl Connection {
         // A room whose last peer just left is closed; the registry then makes a new one.
         for _ in 0..3 {
             let room = self.app.rooms.get_or_create(&self.claims.room);
-            match room.join(self.peer_id, &self.claims, self.outbox.clone()).await {
+            match room
+                .join(self.peer_id, &self.claims, self.outbox.clone())
+                .await
+            {
                 Err(Error::Conflict(message)) if room.is_closed() => {
                     tracing::debug!(%message, "room closed during join; retrying");
                     self.app.rooms.release(room.id());
