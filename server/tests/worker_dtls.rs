@@ -287,13 +287,15 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
         let (mut got, mut buf) = (Vec::new(), [0u8; 1500]);
         let deadline = std::time::Instant::now() + Duration::from_secs(8);
         while got.len() < 40 && std::time::Instant::now() < deadline {
-            if let Ok(n) = receiver.recv(&mut buf) {
-                if !is_rtcp(&buf[..n]) && n > 12 && buf[0] >> 6 == 2 {
-                    let plain = decrypt
-                        .decrypt_rtp(&buf[..n])
-                        .expect("worker SRTP with DTLS keys decrypts");
-                    got.push(rtp_payload(&plain).to_vec());
-                }
+            if let Ok(n) = receiver.recv(&mut buf)
+                && !is_rtcp(&buf[..n])
+                && n > 12
+                && buf[0] >> 6 == 2
+            {
+                let plain = decrypt
+                    .decrypt_rtp(&buf[..n])
+                    .expect("worker SRTP with DTLS keys decrypts");
+                got.push(rtp_payload(&plain).to_vec());
             }
         }
         got
