@@ -143,9 +143,7 @@ async fn bad_requests_get_typed_errors_and_change_nothing() {
     }
 
     // Binary frames are not part of the protocol.
-    student
-        .send_raw(Message::Binary(vec![1, 2, 3]))
-        .await;
+    student.send_raw(Message::Binary(vec![1, 2, 3])).await;
     assert_eq!(student.anonymous_error().await.0, "bad_request");
 
     // Over the message limit but under the frame cap: refused, connection kept.
