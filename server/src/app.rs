@@ -57,6 +57,12 @@ impl Application {
         } else {
             config.auth.admin_key.clone()
         };
+        // A broken certificate fails the start before any worker runs.
+        let tls_config = if config.http.tls_cert.is_empty() {
+            None
+        } else {
+            Some(load_tls(&config.http.tls_cert, &config.http.tls_key)?)
+        };
         let config = Arc::new(config);
         let (pool, mut died) = WorkerPool::start(&config)
             .await

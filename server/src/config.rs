@@ -437,6 +437,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../../README.md");
+        let defaults: toml::Table = DEFAULT_TOML.parse().unwrap();
+        for (section, table) in &defaults {
+            for key in table.as_table().unwrap().keys() {
+                let name = format!("`{section}.{key}`");
+                assert!(readme.contains(&name), "README's configuration table lacks {name}");
+            }
+        }
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let config = load(
             "[auth]\ndev_mode = false\ntoken_secret = \"0123456789abcdef0123456789abcdef-secret\"\nadmin_key = \"admin-key-0123456789\"\n",
