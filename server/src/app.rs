@@ -101,18 +101,16 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(5)
         .workers(2);
-        let tls = !config.http.tls_cert.is_empty();
+        let tls = tls_config.is_some();
         let bind_error = |source| StartError::Bind {
             addr: listen.to_string(),
             source,
         };
-        let server = if tls {
-            let tls_config = load_tls(&config.http.tls_cert, &config.http.tls_key)?;
-            server
+        let server = match tls_config {
+            Some(tls_config) => server
                 .bind_rustls_0_23(listen, tls_config)
-                .map_err(bind_error)?
-        } else {
-            server.bind(listen).map_err(bind_error)?
+                .map_err(bind_error)?,
+            None => server.bind(listen).map_err(bind_error)?,
         };
         let addr = *server.addrs().first().expect("bound to one address");
         Ok(Self {

@@ -443,7 +443,10 @@ mod tests {
         for (section, table) in &defaults {
             for key in table.as_table().unwrap().keys() {
                 let name = format!("`{section}.{key}`");
-                assert!(readme.contains(&name), "README's configuration table lacks {name}");
+                assert!(
+                    readme.contains(&name),
+                    "README's configuration table lacks {name}"
+                );
             }
         }
     }
