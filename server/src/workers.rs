@@ -21,6 +21,7 @@ pub struct WorkerPool {
     slots: Vec<Slot>,
     log_level: WorkerLogLevel,
     died_tx: mpsc::UnboundedSender<WorkerDied>,
+    placing: Mutex<()>,
 }
 
 struct Slot {
@@ -30,7 +31,30 @@ struct Slot {
     /// Peers whose media this worker carries: what placement balances.
     peers: AtomicUsize,
     restarts: AtomicUsize,
-    _handlers: Mutex<Vec<event_listener_primitives::HandlerId>>,
+    handlers: Mutex<Vec<event_listener_primitives::HandlerId>>,
+}
+
+/// A peer counted on a worker; uncounted on drop unless [`Reservation::keep`] was called.
+pub struct Reservation {
+    pool: Arc<WorkerPool>,
+    pub slot: usize,
+    kept: bool,
+}
+
+impl Reservation {
+    /// The peer joined: it stays counted until `remove_peer`.
+    pub fn keep(mut self) -> usize {
+        self.kept = true;
+        self.slot
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.pool.remove_peer(self.slot);
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,11 +81,12 @@ impl WorkerPool {
                     tid: Arc::new(AtomicI32::new(0)),
                     peers: AtomicUsize::new(0),
                     restarts: AtomicUsize::new(0),
-                    _handlers: Mutex::new(Vec::new()),
+                    handlers: Mutex::new(Vec::new()),
                 })
                 .collect(),
             log_level: config.rtc.worker_log_level,
             died_tx,
+            placing: Mutex::new(()),
         });
         for slot in 0..count {
             pool.spawn_into(slot).await?;
@@ -95,7 +120,7 @@ impl WorkerPool {
         });
         tracing::debug!(slot, worker_id = %worker.id(), "worker ready");
         *self.slots[slot].worker.lock() = Some(worker);
-        let mut handlers = self.slots[slot]._handlers.lock();
+        let mut handlers = self.slots[slot].handlers.lock();
         handlers.clear();
         handlers.push(handler);
         Ok(())
@@ -138,22 +163,32 @@ impl WorkerPool {
         self.slots[slot].worker.lock().clone()
     }
 
-    /// The live slot carrying the fewest peers, preferring those in `preferred`
-    /// on ties (the room's existing routers, so that it pipes less).
-    pub fn least_loaded(&self, preferred: &[usize]) -> Option<usize> {
-        (0..self.slots.len())
-            .filter(|&s| self.slots[s].worker.lock().is_some())
-            .min_by_key(|&s| {
-                (
-                    self.slots[s].peers.load(Ordering::Relaxed),
-                    !preferred.contains(&s),
-                    s,
-                )
-            })
-    }
-
-    pub fn add_peer(&self, slot: usize) {
+    /// Counts a new peer on `fixed`, or on the live slot carrying the fewest
+    /// peers (preferring `preferred` on ties: the room's routers, so that it
+    /// pipes less). Choice and count are one step, so a join storm spreads.
+    pub fn reserve(
+        self: &Arc<Self>,
+        fixed: Option<usize>,
+        preferred: &[usize],
+    ) -> Option<Reservation> {
+        let _placing = self.placing.lock();
+        let slot = fixed.or_else(|| {
+            (0..self.slots.len())
+                .filter(|&s| self.slots[s].worker.lock().is_some())
+                .min_by_key(|&s| {
+                    (
+                        self.slots[s].peers.load(Ordering::Relaxed),
+                        !preferred.contains(&s),
+                        s,
+                    )
+                })
+        })?;
         self.slots[slot].peers.fetch_add(1, Ordering::Relaxed);
+        Some(Reservation {
+            pool: Arc::clone(self),
+            slot,
+            kept: false,
+        })
     }
 
     pub fn remove_peer(&self, slot: usize) {
@@ -178,7 +213,7 @@ impl WorkerPool {
 
     pub async fn close(&self) {
         for slot in &self.slots {
-            slot._handlers.lock().clear();
+            slot.handlers.lock().clear();
             slot.worker.lock().take();
         }
     }

@@ -530,3 +530,23 @@ async fn dev_token_route_is_closed_outside_dev_mode() {
     assert_eq!(health["status"], "ok");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_storm_spreads_over_workers() {
+    let app = TestApp::start().await;
+    let (_teacher, _) = app.join("storm", "Ada", Role::Teacher).await;
+    let joins = (0..30).map(|i| {
+        let app = &app;
+        async move { app.join("storm", &format!("S{i}"), Role::Student).await }
+    });
+    let students = futures_util::future::join_all(joins).await;
+    assert_eq!(students.len(), 30);
+    let peers = app.state.pool.stats();
+    let (a, b) = (peers[0].peers, peers[1].peers);
+    assert_eq!(a + b, 31);
+    assert!(
+        a.abs_diff(b) <= 1,
+        "31 peers spread over 2 workers: {a} vs {b}"
+    );
+    app.stop().await;
+}

@@ -258,7 +258,7 @@ impl Room {
 
     /// Pipes `producer_id` (on `from`) to the router on `to`, once.
     async fn ensure_pipe(&self, producer_id: ProducerId, from: usize, to: usize) -> Result<()> {
-        if from == to {
+        if from == to || self.state.lock().pipes.contains_key(&(to, producer_id)) {
             return Ok(());
         }
         let _setup = self.setup.lock().await;

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, RoomId};
 use crate::signaling::protocol::{CloseReason, Notification, PeerInfo, ProducerInfo};
-use crate::workers::WorkerPool;
+use crate::workers::{Reservation, WorkerPool};
 use event_listener_primitives::HandlerId;
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
@@ -147,7 +147,8 @@ impl Room {
         claims: &Claims,
         outbox: Outbox,
     ) -> Result<crate::signaling::protocol::ResponseData> {
-        let slot = self.place(claims.role).await?;
+        let reservation = self.place(claims.role).await?;
+        let slot = reservation.slot;
         let router = self.router(slot)?;
         let mut state = self.state.lock();
         if state.peers.len() >= self.config().limits.max_peers_per_room {
@@ -156,8 +157,7 @@ impl Room {
         if state.peers.contains_key(&peer_id) {
             return Err(Error::Conflict("already joined".into()));
         }
-        let peer = Peer::new(peer_id, claims, slot, outbox);
-        self.ctx.pool.add_peer(slot);
+        let peer = Peer::new(peer_id, claims, reservation.keep(), outbox);
 
         let peers: Vec<PeerInfo> = state
             .peers
@@ -187,10 +187,10 @@ impl Room {
         })
     }
 
-    /// The worker slot for a new peer: staff on the home router, students on
-    /// the least-loaded worker (creating the room's router there if needed).
-    async fn place(self: &Arc<Self>, role: Role) -> Result<usize> {
-        let _setup = self.setup.lock().await;
+    /// The worker slot for a new peer, counted on it: staff on the home
+    /// router, students on the least-loaded worker (creating the room's router
+    /// there if needed).
+    async fn place(self: &Arc<Self>, role: Role) -> Result<Reservation> {
         let (home, existing) = {
             let state = self.state.lock();
             (
@@ -198,18 +198,19 @@ impl Room {
                 state.routers.keys().copied().collect::<Vec<_>>(),
             )
         };
-        let slot = match (role, home) {
-            (Role::Teacher, Some(home)) => home,
-            _ => self
-                .ctx
-                .pool
-                .least_loaded(&existing)
-                .ok_or_else(|| Error::Internal("no live mediasoup worker".into()))?,
-        };
-        if !existing.contains(&slot) {
-            self.create_router(slot).await?;
+        let fixed = home.filter(|_| role == Role::Teacher);
+        let reservation = self
+            .ctx
+            .pool
+            .reserve(fixed, &existing)
+            .ok_or_else(|| Error::Internal("no live mediasoup worker".into()))?;
+        if !existing.contains(&reservation.slot) {
+            let _setup = self.setup.lock().await;
+            if !self.state.lock().routers.contains_key(&reservation.slot) {
+                self.create_router(reservation.slot).await?;
+            }
         }
-        Ok(slot)
+        Ok(reservation)
     }
 
     /// Called with `setup` held.
