@@ -279,7 +279,7 @@ impl Room {
     }
 
     /// Adds an audio producer to the home router's speaker observer.
-    async fn observe(&self, producer_id: ProducerId, slot: usize) -> Result<()> {
+    pub(super) async fn observe(&self, producer_id: ProducerId, slot: usize) -> Result<()> {
         let home = self
             .state
             .lock()
@@ -291,7 +291,6 @@ impl Room {
             observer
                 .add_producer(RtpObserverAddProducerOptions::new(producer_id))
                 .await?;
-            self.state.lock().observed.push(producer_id);
         }
         Ok(())
     }
@@ -522,17 +521,7 @@ impl Room {
                 .peers
                 .get_mut(&entry.info.peer_id)
                 .and_then(|owner| owner.producers.remove(&producer_id));
-            state.observed.retain(|id| *id != producer_id);
-            let keys: Vec<_> = state
-                .pipes
-                .keys()
-                .filter(|(_, p)| *p == producer_id)
-                .copied()
-                .collect();
-            let pipes: Vec<_> = keys
-                .into_iter()
-                .filter_map(|k| state.pipes.remove(&k))
-                .collect();
+            let pipes = state.take_pipes(producer_id);
             let text = Notification::ProducerClosed { producer_id }.to_text();
             broadcast(&state, &text, |p| p.id != entry.info.peer_id);
             (producer, pipes)

@@ -62,8 +62,21 @@ struct RoomState {
     joining: usize,
     /// Set by the registry once the room is empty: it is then dropped.
     closed: bool,
-    /// Producers added to the active speaker observer.
-    observed: Vec<ProducerId>,
+}
+
+impl RoomState {
+    /// Removes the pipes of a producer (dropping them closes them).
+    fn take_pipes(&mut self, producer_id: ProducerId) -> Vec<PipeProducerToRouterPair> {
+        let keys: Vec<_> = self
+            .pipes
+            .keys()
+            .filter(|(_, p)| *p == producer_id)
+            .copied()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.pipes.remove(&k))
+            .collect()
+    }
 }
 
 struct RoomRouter {
@@ -257,7 +270,6 @@ impl Room {
         let mut state = self.state.lock();
         state.observer = Some(observer);
         state.observer_handler = Some(handler);
-        state.observed.clear();
         Ok(())
     }
 
@@ -280,7 +292,6 @@ impl Room {
             let mut texts = vec![Notification::PeerLeft { peer_id }.to_text()];
             for producer_id in peer.producers.keys() {
                 state.producers.remove(producer_id);
-                state.observed.retain(|id| id != producer_id);
                 texts.push(
                     Notification::ProducerClosed {
                         producer_id: *producer_id,
@@ -295,20 +306,10 @@ impl Room {
                     i > 0 || p.role.is_staff() || visible_to_students
                 });
             }
-            let gone: Vec<ProducerId> = peer.producers.keys().copied().collect();
-            let pipes: Vec<_> = gone
-                .iter()
-                .flat_map(|id| {
-                    let keys: Vec<_> = state
-                        .pipes
-                        .keys()
-                        .filter(|(_, p)| p == id)
-                        .copied()
-                        .collect();
-                    keys.into_iter()
-                        .filter_map(|k| state.pipes.remove(&k))
-                        .collect::<Vec<_>>()
-                })
+            let pipes: Vec<_> = peer
+                .producers
+                .keys()
+                .flat_map(|id| state.take_pipes(*id))
                 .collect();
             drop(state);
             drop(pipes);
@@ -372,7 +373,6 @@ impl Room {
                 state.home = state.routers.keys().next().copied();
                 state.observer = None;
                 state.observer_handler = None;
-                state.observed.clear();
             }
             (victims, router, lost_home)
         };
@@ -381,12 +381,28 @@ impl Room {
             self.remove(peer_id, CloseReason::WorkerDied);
         }
         drop(router);
-        if lost_home {
-            let home = self.state.lock().home;
-            if let Some(home) = home {
+        let home = self.state.lock().home;
+        if let (true, Some(home)) = (lost_home, home) {
+            {
                 let _setup = self.setup.lock().await;
                 if let Err(error) = self.create_observer(home).await {
                     tracing::warn!(room = %self.id, %error, "cannot move the speaker observer");
+                    return;
+                }
+            }
+            // The surviving microphones join the new observer.
+            let audio: Vec<_> = {
+                let state = self.state.lock();
+                state
+                    .producers
+                    .values()
+                    .filter(|p| p.info.kind == MediaKind::Audio)
+                    .map(|p| (p.info.id, p.slot))
+                    .collect()
+            };
+            for (producer_id, slot) in audio {
+                if let Err(error) = self.observe(producer_id, slot).await {
+                    tracing::warn!(room = %self.id, %error, "speaker detection lost for a producer");
                 }
             }
         }
