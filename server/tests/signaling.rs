@@ -550,3 +550,21 @@ async fn a_join_storm_spreads_over_workers() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_cname_does_not_break_the_transport() {
+    // Chromium 156 sends `"rtcp": {"cname": ""}` for RID simulcast.
+    let app = TestApp::start().await;
+    let (mut teacher, _) = app.join("cname", "Ada", Role::Teacher).await;
+    let transport = teacher.ok("createTransport", json!({ "direction": "send" })).await;
+    let mut camera = camera_rtp_parameters(3000);
+    camera["rtcp"]["cname"] = json!("");
+    teacher
+        .ok(
+            "produce",
+            json!({ "transportId": transport["id"], "kind": "video", "rtpParameters": camera, "source": "camera" }),
+        )
+        .await;
+    produce(&mut teacher, &transport["id"], "mic").await;
+    app.stop().await;
+}

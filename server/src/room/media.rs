@@ -210,6 +210,12 @@ impl Room {
                 .ok_or_else(|| Error::not_found("send transport", transport_id))?;
             (transport, peer.slot)
         };
+        let mut rtp_parameters = rtp_parameters;
+        // Chromium 156 sends `cname: ""` with RID simulcast; mediasoup would adopt
+        // it for the whole transport and then refuse every producer on it.
+        if rtp_parameters.rtcp.cname.as_deref() == Some("") {
+            rtp_parameters.rtcp.cname = None;
+        }
         let mut options = ProducerOptions::new(kind, rtp_parameters);
         if kind == MediaKind::Video {
             options.key_frame_request_delay = KEY_FRAME_REQUEST_DELAY_MS;
