@@ -556,7 +556,9 @@ async fn an_empty_cname_does_not_break_the_transport() {
     // Chromium 156 sends `"rtcp": {"cname": ""}` for RID simulcast.
     let app = TestApp::start().await;
     let (mut teacher, _) = app.join("cname", "Ada", Role::Teacher).await;
-    let transport = teacher.ok("createTransport", json!({ "direction": "send" })).await;
+    let transport = teacher
+        .ok("createTransport", json!({ "direction": "send" }))
+        .await;
     let mut camera = camera_rtp_parameters(3000);
     camera["rtcp"]["cname"] = json!("");
     teacher

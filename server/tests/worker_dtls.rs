@@ -13,14 +13,8 @@ use common::rtp::*;
 use hmac::{Hmac, Mac};
 use mediasoup::prelude::*;
 use mediasoup::types::data_structures::{DtlsFingerprint, DtlsRole, DtlsState};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
 use openssl::ssl::{Ssl, SslContext, SslMethod, SslVerifyMode};
-use openssl::x509::{X509, X509NameBuilder};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -91,29 +85,6 @@ fn stun_binding_request(username: &str, password: &str, transaction: [u8; 12]) -
     let fingerprint = crc32(&msg) ^ 0x5354_554e;
     attribute(&mut msg, 0x8028, &fingerprint.to_be_bytes());
     msg
-}
-
-fn self_signed() -> (X509, PKey<openssl::pkey::Private>) {
-    let key = PKey::from_ec_key(
-        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
-    )
-    .unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "podium-test").unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    cert.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    cert.set_issuer_name(&name).unwrap();
-    cert.set_pubkey(&key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    cert.sign(&key, MessageDigest::sha256()).unwrap();
-    (cert.build(), key)
 }
 
 fn sha256_fingerprint(cert: &openssl::x509::X509Ref) -> [u8; 32] {
@@ -190,7 +161,7 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     assert_eq!(&buf[8..20], b"podium-test1");
 
     // DTLS: the worker is the server, we the client, each checking the other's fingerprint.
-    let (cert, key) = self_signed();
+    let (cert, key) = common::cert::self_signed("podium-test");
     transport
         .connect(WebRtcTransportRemoteParameters {
             dtls_parameters: DtlsParameters {

@@ -43,10 +43,7 @@ impl Room {
         caps: RtpCapabilities,
     ) -> Result<ResponseData> {
         let mut state = self.state.lock();
-        let peer = state
-            .peers
-            .get_mut(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state.peer_mut(peer_id)?;
         peer.rtp_capabilities = Some(caps);
         Ok(ResponseData::Empty {})
     }
@@ -58,24 +55,9 @@ impl Room {
     ) -> Result<ResponseData> {
         let slot = {
             let state = self.state.lock();
-            let peer = state
-                .peers
-                .get(&peer_id)
-                .ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let peer = state.peer(peer_id)?;
             if direction == Direction::Send {
-                match peer.role {
-                    Role::Admin => {
-                        return Err(Error::Forbidden(
-                            "admins observe; they do not send media".into(),
-                        ));
-                    }
-                    Role::Student if !peer.can_speak => {
-                        return Err(Error::Forbidden(
-                            "students send media only once the teacher lets them speak".into(),
-                        ));
-                    }
-                    _ => {}
-                }
+                peer.may_send(None)?;
             }
             let existing = match direction {
                 Direction::Send => &peer.send_transport,
@@ -108,10 +90,7 @@ impl Room {
             dtls_parameters: transport.dtls_parameters(),
         };
         let mut state = self.state.lock();
-        let peer = state
-            .peers
-            .get_mut(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state.peer_mut(peer_id)?;
         let place = match direction {
             Direction::Send => &mut peer.send_transport,
             Direction::Recv => &mut peer.recv_transport,
@@ -127,10 +106,7 @@ impl Room {
 
     fn own_transport(&self, peer_id: PeerId, transport_id: TransportId) -> Result<WebRtcTransport> {
         let state = self.state.lock();
-        let peer = state
-            .peers
-            .get(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state.peer(peer_id)?;
         peer.transport(transport_id)
             .cloned()
             .ok_or_else(|| Error::not_found("transport", transport_id))
@@ -170,28 +146,8 @@ impl Room {
     ) -> Result<ResponseData> {
         let (transport, slot) = {
             let state = self.state.lock();
-            let peer = state
-                .peers
-                .get(&peer_id)
-                .ok_or_else(|| Error::not_found("peer", peer_id))?;
-            match peer.role {
-                Role::Admin => {
-                    return Err(Error::Forbidden(
-                        "admins observe; they do not send media".into(),
-                    ));
-                }
-                Role::Student if !peer.can_speak => {
-                    return Err(Error::Forbidden(
-                        "students cannot produce unless the teacher lets them speak".into(),
-                    ));
-                }
-                Role::Student if source != Source::Mic => {
-                    return Err(Error::Forbidden(
-                        "a student allowed to speak sends their microphone only".into(),
-                    ));
-                }
-                _ => {}
-            }
+            let peer = state.peer(peer_id)?;
+            peer.may_send(Some(source))?;
             if source.kind() != kind {
                 return Err(Error::BadRequest(
                     format!("source {source:?} does not carry {kind:?}").to_lowercase(),
@@ -230,12 +186,9 @@ impl Room {
         };
         {
             let mut state = self.state.lock();
-            let Some(peer) = state.peers.get_mut(&peer_id) else {
-                return Err(Error::not_found("peer", peer_id));
-            };
-            if peer.role == Role::Student && !peer.can_speak {
-                return Err(Error::Forbidden("permission to speak was withdrawn".into()));
-            }
+            let peer = state.peer_mut(peer_id)?;
+            // The permission may have been withdrawn while the worker answered.
+            peer.may_send(Some(source))?;
             peer.producers
                 .insert(producer.id(), (producer.clone(), source));
             state.producers.insert(
@@ -304,10 +257,7 @@ impl Room {
     pub async fn consume(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
         let (transport, caps, slot, entry) = {
             let state = self.state.lock();
-            let peer = state
-                .peers
-                .get(&peer_id)
-                .ok_or_else(|| Error::not_found("peer", peer_id))?;
+            let peer = state.peer(peer_id)?;
             let entry = state
                 .producers
                 .get(&producer_id)
@@ -391,10 +341,7 @@ impl Room {
 
     fn own_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<Consumer> {
         let state = self.state.lock();
-        let peer = state
-            .peers
-            .get(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state.peer(peer_id)?;
         peer.consumers
             .get(&consumer_id)
             .cloned()
@@ -461,10 +408,7 @@ impl Room {
     /// The producer, if the caller may act on it: its owner, or staff.
     fn producer_for(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<Producer> {
         let state = self.state.lock();
-        let caller = state
-            .peers
-            .get(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let caller = state.peer(peer_id)?;
         let entry = state
             .producers
             .get(&producer_id)
@@ -545,10 +489,7 @@ impl Room {
             )));
         }
         let mut state = self.state.lock();
-        let peer = state
-            .peers
-            .get_mut(&peer_id)
-            .ok_or_else(|| Error::not_found("peer", peer_id))?;
+        let peer = state.peer_mut(peer_id)?;
         if !peer.chat_allowance.take(std::time::Instant::now()) {
             return Err(Error::RateLimited { per_second: 1 });
         }
@@ -572,21 +513,14 @@ impl Room {
         raised: bool,
     ) -> Result<ResponseData> {
         let mut state = self.state.lock();
-        let caller_role = state
-            .peers
-            .get(&caller)
-            .ok_or_else(|| Error::not_found("peer", caller))?
-            .role;
+        let caller_role = state.peer(caller)?.role;
         let target = target.unwrap_or(caller);
         if target != caller && !caller_role.is_staff() {
             return Err(Error::Forbidden(
                 "only the teacher lowers another peer's hand".into(),
             ));
         }
-        let peer = state
-            .peers
-            .get_mut(&target)
-            .ok_or_else(|| Error::not_found("peer", target))?;
+        let peer = state.peer_mut(target)?;
         if raised && peer.role != Role::Student {
             return Err(Error::BadRequest("only students raise their hand".into()));
         }
@@ -611,20 +545,13 @@ impl Room {
     ) -> Result<ResponseData> {
         let revoked: Vec<ProducerId> = {
             let mut state = self.state.lock();
-            let caller_role = state
-                .peers
-                .get(&caller)
-                .ok_or_else(|| Error::not_found("peer", caller))?
-                .role;
+            let caller_role = state.peer(caller)?.role;
             if !caller_role.is_staff() {
                 return Err(Error::Forbidden(
                     "only the teacher lets students speak".into(),
                 ));
             }
-            let peer = state
-                .peers
-                .get_mut(&target)
-                .ok_or_else(|| Error::not_found("peer", target))?;
+            let peer = state.peer_mut(target)?;
             if peer.role != Role::Student {
                 return Err(Error::BadRequest(
                     "only students need permission to speak".into(),
@@ -656,16 +583,8 @@ impl Room {
     pub fn kick(&self, caller: PeerId, target: PeerId) -> Result<ResponseData> {
         {
             let state = self.state.lock();
-            let caller_role = state
-                .peers
-                .get(&caller)
-                .ok_or_else(|| Error::not_found("peer", caller))?
-                .role;
-            let target_role = state
-                .peers
-                .get(&target)
-                .ok_or_else(|| Error::not_found("peer", target))?
-                .role;
+            let caller_role = state.peer(caller)?.role;
+            let target_role = state.peer(target)?.role;
             let allowed = match caller_role {
                 Role::Admin => true,
                 Role::Teacher => target_role == Role::Student,

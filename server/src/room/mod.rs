@@ -65,6 +65,18 @@ struct RoomState {
 }
 
 impl RoomState {
+    fn peer(&self, id: PeerId) -> Result<&Peer> {
+        self.peers
+            .get(&id)
+            .ok_or_else(|| Error::not_found("peer", id))
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> Result<&mut Peer> {
+        self.peers
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("peer", id))
+    }
+
     /// Removes the pipes of a producer (dropping them closes them).
     fn take_pipes(&mut self, producer_id: ProducerId) -> Vec<PipeProducerToRouterPair> {
         let keys: Vec<_> = self

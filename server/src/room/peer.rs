@@ -2,6 +2,7 @@
 //! producers and consumers; dropping it closes them all in the worker.
 
 use crate::auth::{Claims, Role};
+use crate::error::{Error, Result};
 use crate::ids::PeerId;
 use crate::ratelimit::TokenBucket;
 use crate::signaling::protocol::{CloseReason, PeerInfo, Source};
@@ -124,6 +125,22 @@ impl Peer {
             role: self.role,
             hand_raised: self.hand_raised,
             can_speak: self.can_speak,
+        }
+    }
+
+    /// Whether this peer may send media (`source`, or any with `None`):
+    /// teachers may; students only their microphone, once allowed to speak.
+    pub fn may_send(&self, source: Option<Source>) -> Result<()> {
+        let refuse = |why: &str| Err(Error::Forbidden(why.into()));
+        match self.role {
+            Role::Admin => refuse("admins observe; they do not send media"),
+            Role::Student if !self.can_speak => {
+                refuse("students cannot produce unless the teacher lets them speak")
+            }
+            Role::Student if source.is_some_and(|s| s != Source::Mic) => {
+                refuse("a student allowed to speak sends their microphone only")
+            }
+            _ => Ok(()),
         }
     }
 
