@@ -1,1 +1,117 @@
+//! # Podium egress: restream a producer pair to RTMP/RTMPS ingests
+//!
+//! Given a mediasoup [`Router`](mediasoup::prelude::Router) and the ids of a
+//! video producer (VP8 or H.264) and an audio producer (Opus), an egress
+//! pushes FLV (H.264 + AAC-LC 48 kHz stereo) to one or more RTMP(S)
+//! destinations: Amazon IVS, Twitch, YouTube or any RTMP server. It knows
+//! nothing of rooms, peers or signaling.
+//!
+//! ## The model, in order
+//!
+//! 1. **Input** (`source`). For each producer the egress creates a
+//!    PlainTransport on 127.0.0.1 (rtcp-mux, comedia off) and a *paused*
+//!    consumer; mediasoup sends RTP to a udpsrc of the pipeline, through
+//!    rtpbin (which also reads the sender reports for lip-sync). Consumers
+//!    resume only once the pipeline plays, then a keyframe is requested:
+//!    without one the pipeline emits nothing and says nothing. A simulcast
+//!    consumer is pinned to one layer (the top one unless
+//!    [`EgressSpec::simulcast_layer`] says otherwise).
+//! 2. **Video** (`encode`). H.264 whose profile the output accepts passes
+//!    through: depayload, parse, mux, no decoder, no encoder; the producer
+//!    is asked for a keyframe every `keyframe_interval` (2 s), which is what
+//!    makes the GOP. Anything else (VP8, or [`VideoMode::Reencode`]) is
+//!    decoded, scaled (letterboxed) to the preset's size, rate-converted and
+//!    encoded by x264 in true CBR (HRD + filler) with a fixed 2 s GOP.
+//! 3. **Audio.** Opus is decoded and mixed with silence (the audio track
+//!    never stops, even with no microphone), then encoded to AAC-LC.
+//! 4. **Out** (`rtmp`, joined in `pipeline`). flvmux -> tee -> one sink bin
+//!    per destination: leaky queue -> rtmp2sink, behind a pad that swallows
+//!    the sink's flow errors and holds back video until a keyframe. A
+//!    destination that fails, hangs or is slow never stalls the others.
+//!    Destinations can be added and removed while live.
+//! 5. **Supervision** (`supervisor`). One task per egress sorts every bus
+//!    error (one error path), reconnects failed destinations with
+//!    exponential backoff (a pure, table-tested policy: [`retry::decide`]),
+//!    watches each live destination's byte counters for a hung ingest
+//!    (rtmp2sink reports nothing for a minute or more when a server stops
+//!    reading), and publishes [`EgressStatus`] and [`EgressEvent`]s.
+//!
+//! ## What the server calls
+//!
+//! ```text
+//! // Once, from the [egress] config section:
+//! let manager = EgressManager::new(EgressConfig {
+//!     retry: RetryPolicy {
+//!         initial: ms(retry_initial_ms), max: ms(retry_max_ms),
+//!         give_up_after: (give_up_after_secs > 0).then(|| secs(give_up_after_secs)),
+//!         ..Default::default()
+//!     },
+//!     watchdog: secs(watchdog_secs),
+//!     input_grace: secs(teacher_grace_secs),
+//!     ..Default::default()                  // tls: TlsValidation::Full
+//! });
+//!
+//! // POST /admin/egress (admin, or a teacher if config allows): on the router
+//! // where the producers live (the room's home router).
+//! let spec = EgressSpec::new(room_id, video_producer, Some(audio_producer), destinations);
+//! let egress = manager.start(&router, spec).await?;     // EgressError -> 4xx/5xx
+//!
+//! // Notifications and /metrics:
+//! let mut events = egress.events();                      // EgressEvent: serde, camelCase
+//! let status = egress.status();                          // EgressStatus: serde, no secrets
+//! let mut updates = egress.subscribe();                  // watch: changes + figures every 1 s
+//!
+//! // Live edits:
+//! egress.add_destination(spec).await?;  egress.remove_destination(id).await?;
+//! // EgressEvent::InputEnded { kind: Video } -> state waitingForInput; when the
+//! // teacher publishes again within input_grace:
+//! egress.replace_input(new_video, Some(new_audio)).await?;
+//! // GET / DELETE:
+//! manager.list();  manager.status(id);  manager.stop(id).await?;  manager.stop_all().await;
+//! ```
+//!
+//! ## Secrets
+//!
+//! Stream keys are [`StreamKey`]s: `Debug` prints `***`, no `Display`, no
+//! `Serialize`. Each destination is parsed once into the real URL (given
+//! only to rtmp2sink) and a redacted one (`rtmps://host/app/***`), which is
+//! all that logs, errors and status ever show; text from GStreamer is
+//! scrubbed of every key and URL of the egress before it goes anywhere.
+//! (GStreamer's own debug log, `GST_DEBUG`, is not ours: at INFO and above
+//! for `rtmp2*` it prints stream names; keep it off in production.)
 
+mod destination;
+mod egress;
+mod elements;
+mod encode;
+mod error;
+mod ids;
+mod manager;
+mod output;
+mod pipeline;
+pub mod retry;
+mod rtmp;
+mod secret;
+mod session;
+mod source;
+mod status;
+mod supervisor;
+mod watchdog;
+
+pub use destination::{
+    DestinationError, DestinationSpec, Ingest, TWITCH_DEFAULT_INGEST, YOUTUBE_RTMPS,
+};
+pub use egress::{Egress, EgressConfig, EgressSpec};
+pub use error::EgressError;
+pub use ids::{DestinationId, EgressId};
+pub use manager::{EgressManager, KEEP_ENDED};
+pub use output::{
+    H264Profile, InputVideoCodec, OutputProfile, Preset, VideoMode, VideoPath, choose_video_path,
+};
+pub use retry::{ErrorClass, GiveUpReason, RetryDecision, RetryPolicy, RetryState};
+pub use rtmp::TlsValidation;
+pub use secret::StreamKey;
+pub use status::{
+    DestinationState, DestinationStats, DestinationStatus, EgressEvent, EgressState, EgressStats,
+    EgressStatus, InputStatus, StopReason,
+};

@@ -1,0 +1,366 @@
+//! Egress benchmark (not a test): for passthrough and re-encode, prints the
+//! time from the start request to the first RTMP bytes on the wire and to
+//! "live", the CPU the egress costs, and memory.
+//!
+//! `cargo run -p podium-egress --example bench [--release]`
+//!
+//! Needs nginx + libnginx-mod-rtmp (scripts/setup --test). The RTP sender
+//! runs in a child process (this binary with `--sender`) so that the CPU
+//! measured here is the egress's (plus mediasoup forwarding to it; the
+//! baseline without an egress is measured and subtracted).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::ingest::Nginx;
+use common::sender::{Sender, VideoIn};
+use podium_egress::{Egress, EgressConfig, EgressSpec, Preset, VideoMode, VideoPath};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const MEASURE: Duration = Duration::from_secs(20);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--sender") {
+        return run_sender(&args[2..]);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+struct Case {
+    name: &'static str,
+    video: VideoIn,
+    mode: VideoMode,
+    expect: VideoPath,
+}
+
+async fn bench() {
+    tracing_subscriber::fmt().with_env_filter("warn").init();
+    let media = common::media().await;
+    let nginx = Nginx::started(false);
+    let proxy = FirstByteProxy::start(nginx.rtmp_port).await;
+    let cases = [
+        Case {
+            name: "passthrough (H.264 720p30 in)",
+            video: VideoIn::H264 {
+                width: 1280,
+                height: 720,
+                gop: 60,
+            },
+            mode: VideoMode::Auto,
+            expect: VideoPath::Passthrough,
+        },
+        Case {
+            name: "re-encode (VP8 640x360 in -> 720p30 x264)",
+            video: VideoIn::Vp8 {
+                width: 640,
+                height: 360,
+            },
+            mode: VideoMode::Auto,
+            expect: VideoPath::Reencode,
+        },
+        Case {
+            name: "re-encode (H.264 720p30 in -> 720p30 x264)",
+            video: VideoIn::H264 {
+                width: 1280,
+                height: 720,
+                gop: 60,
+            },
+            mode: VideoMode::Reencode,
+            expect: VideoPath::Reencode,
+        },
+    ];
+    println!(
+        "egress benchmark: {} cores, load average {}",
+        num_cpus(),
+        load_average()
+    );
+    let mut rows = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let (sender, video_port, audio_port) =
+            Sender::producers_only(&media.router, case.video).await;
+        let mut child = spawn_sender(case.video, video_port, audio_port);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let baseline = cpu_percent(Duration::from_secs(10)).await;
+        let rss_before = rss_kib();
+
+        let key = format!("bench{i}");
+        let mut spec = EgressSpec::new(
+            "bench",
+            sender.video_id(),
+            Some(sender.audio_id()),
+            vec![common::destination(
+                &format!("rtmp://127.0.0.1:{}/live", proxy.port),
+                &key,
+            )],
+        );
+        spec.preset = Preset::Twitch;
+        spec.video_mode = case.mode;
+        let first_bytes = proxy.arm();
+        let t0 = Instant::now();
+        let egress = Egress::start(&media.router, spec, EgressConfig::default())
+            .await
+            .unwrap();
+        let started = t0.elapsed();
+        let bytes_at = wait_first_bytes(first_bytes).await;
+        let status =
+            common::wait_for(&egress, Duration::from_secs(20), "live", common::is_live).await;
+        let live = t0.elapsed();
+        assert_eq!(status.input.unwrap().video_path, case.expect);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let cpu = cpu_percent(MEASURE).await;
+        let rss_after = rss_kib();
+        let status = egress.status();
+        egress.stop().await;
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(sender);
+        rows.push(format!(
+            "{:<44} start() {:>6.0} ms | first RTMP bytes {:>6.0} ms | live {:>6.0} ms | CPU {:>5.1} % of a core (process {:.1} %, baseline {:.1} %) | RSS +{:>6} KiB (now {} KiB) | out {:.1} fps {} kbit/s",
+            case.name,
+            started.as_secs_f64() * 1000.0,
+            bytes_at.duration_since(t0).as_secs_f64() * 1000.0,
+            live.as_secs_f64() * 1000.0,
+            cpu - baseline,
+            cpu,
+            baseline,
+            rss_after.saturating_sub(rss_before),
+            rss_after,
+            status.stats.fps,
+            status.stats.bitrate_bps / 1000,
+        ));
+        println!("{}", rows.last().unwrap());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Memory over repeated start/stop: it should level off, not climb.
+    let (sender, video_port, audio_port) = Sender::producers_only(
+        &media.router,
+        VideoIn::Vp8 {
+            width: 640,
+            height: 360,
+        },
+    )
+    .await;
+    let mut child = spawn_sender(
+        VideoIn::Vp8 {
+            width: 640,
+            height: 360,
+        },
+        video_port,
+        audio_port,
+    );
+    let mut cycles = Vec::new();
+    for i in 0..6 {
+        let spec = EgressSpec::new(
+            "bench",
+            sender.video_id(),
+            Some(sender.audio_id()),
+            vec![common::destination(&nginx.rtmp_url(), &format!("cycle{i}"))],
+        );
+        let egress = Egress::start(&media.router, spec, EgressConfig::default())
+            .await
+            .unwrap();
+        common::wait_for(&egress, Duration::from_secs(20), "live", common::is_live).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        egress.stop().await;
+        drop(egress);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss = rss_kib();
+        // SAFETY: malloc_trim only returns free heap memory to the OS.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        cycles.push((rss, rss_kib()));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(sender);
+    println!(
+        "RSS after each of 6 start/live/stop cycles, before and after malloc_trim (KiB): {cycles:?}"
+    );
+
+    println!(
+        "\nsummary (CPU measured over {} s, less the no-egress baseline):",
+        MEASURE.as_secs()
+    );
+    for row in rows {
+        println!("  {row}");
+    }
+    println!("peak RSS of the process: {} KiB", hwm_kib());
+}
+
+/// The child: runs the RTP sender until killed.
+fn run_sender(args: &[String]) {
+    let video = match args[0].as_str() {
+        "vp8" => VideoIn::Vp8 {
+            width: args[3].parse().unwrap(),
+            height: args[4].parse().unwrap(),
+        },
+        _ => VideoIn::H264 {
+            width: args[3].parse().unwrap(),
+            height: args[4].parse().unwrap(),
+            gop: args[5].parse().unwrap(),
+        },
+    };
+    let pipeline =
+        common::sender::pipeline(video, args[1].parse().unwrap(), args[2].parse().unwrap());
+    gstreamer::prelude::ElementExt::set_state(&pipeline, gstreamer::State::Playing).unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+fn spawn_sender(video: VideoIn, video_port: u16, audio_port: u16) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg("--sender");
+    match video {
+        VideoIn::Vp8 { width, height } | VideoIn::Vp8Simulcast { width, height } => {
+            command.args([
+                "vp8",
+                &video_port.to_string(),
+                &audio_port.to_string(),
+                &width.to_string(),
+                &height.to_string(),
+            ]);
+        }
+        VideoIn::H264 { width, height, gop } => {
+            command.args([
+                "h264",
+                &video_port.to_string(),
+                &audio_port.to_string(),
+                &width.to_string(),
+                &height.to_string(),
+                &gop.to_string(),
+            ]);
+        }
+    }
+    command.stdin(Stdio::null()).stdout(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; the sender dies with us.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command.spawn().expect("sender child")
+}
+
+/// CPU time of this process over `window`, as a percentage of one core.
+async fn cpu_percent(window: Duration) -> f64 {
+    let before = cpu_seconds();
+    let t0 = Instant::now();
+    tokio::time::sleep(window).await;
+    (cpu_seconds() - before) / t0.elapsed().as_secs_f64() * 100.0
+}
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct we pass.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn status_field(name: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_kib() -> u64 {
+    status_field("VmRSS:")
+}
+
+fn hwm_kib() -> u64 {
+    status_field("VmHWM:")
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A TCP proxy in front of the ingest that notes when the first byte from
+/// the egress arrives (the RTMP handshake's C0/C1).
+struct FirstByteProxy {
+    port: u16,
+    armed: Arc<parking_lot::Mutex<Option<watch::Sender<Option<Instant>>>>>,
+}
+
+impl FirstByteProxy {
+    async fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed: Arc<parking_lot::Mutex<Option<watch::Sender<Option<Instant>>>>> = Arc::default();
+        let slot = Arc::clone(&armed);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let notify = slot.lock().take();
+                tokio::spawn(relay(client, upstream, notify));
+            }
+        });
+        Self { port, armed }
+    }
+
+    /// The next connection reports its first byte on the returned channel.
+    fn arm(&self) -> watch::Receiver<Option<Instant>> {
+        let (tx, rx) = watch::channel(None);
+        *self.armed.lock() = Some(tx);
+        rx
+    }
+}
+
+async fn relay(
+    mut client: TcpStream,
+    upstream: u16,
+    notify: Option<watch::Sender<Option<Instant>>>,
+) {
+    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+        return;
+    };
+    let mut first = [0u8; 4096];
+    let Ok(n) = client.read(&mut first).await else {
+        return;
+    };
+    if let Some(notify) = notify {
+        let _ = notify.send(Some(Instant::now()));
+    }
+    if n == 0 || server.write_all(&first[..n]).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+async fn wait_first_bytes(mut rx: watch::Receiver<Option<Instant>>) -> Instant {
+    loop {
+        if let Some(at) = *rx.borrow_and_update() {
+            return at;
+        }
+        rx.changed().await.expect("no connection to the ingest");
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# End-to-end tests of the egress crate: a real mediasoup worker and producer,
+# GStreamer, and a local nginx-rtmp (with TLS in front for RTMPS) started by
+# each test on free ports; ffprobe checks what a player receives.
+#
+#   egress/run-e2e.sh            all of them (about 2 minutes)
+#   egress/run-e2e.sh passthrough   one test file (egress/tests/<name>.rs)
+#   EGRESS_TEST_LOG=1 egress/run-e2e.sh   with the egress's log lines
+#
+# Needs what `scripts/setup --test` installs: nginx, libnginx-mod-rtmp,
+# libnginx-mod-stream, ffmpeg (ffprobe), openssl, the GStreamer plugins.
+# Every nginx and ffprobe a test starts dies with it (PR_SET_PDEATHSIG), even
+# if the test process is killed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in nginx ffprobe openssl gst-inspect-1.0; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+for module in ngx_rtmp_module ngx_stream_module; do
+  [ -f "/usr/lib/nginx/modules/$module.so" ] || missing+=("$module")
+done
+if command -v gst-inspect-1.0 >/dev/null; then
+  for element in rtpbin rtmp2sink flvmux x264enc avenc_aac vp8dec vp8enc opusenc opusdec rtph264depay; do
+    gst-inspect-1.0 "$element" >/dev/null 2>&1 || missing+=("gstreamer:$element")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "run-e2e: missing ${missing[*]} (run scripts/setup --test)" >&2
+  exit 1
+fi
+
+tests=()
+for name in "$@"; do tests+=(--test "$name"); done
+
+# One test at a time: each runs a live encode, and the machine may be small.
+# --nocapture shows the figures the tests print (ffprobe results, timings);
+# EGRESS_TEST_LOG=1 adds the egress's own log lines.
+exec cargo test -p podium-egress "${tests[@]}" -- --ignored --test-threads=1 --nocapture

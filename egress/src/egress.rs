@@ -1,0 +1,313 @@
+//! An egress as the caller sees it: what to start it with ([`EgressSpec`],
+//! [`EgressConfig`]) and the handle to steer and watch it ([`Egress`]). The
+//! work happens in the supervisor task ([`crate::supervisor`]).
+
+use crate::destination::DestinationSpec;
+use crate::error::EgressError;
+use crate::ids::{DestinationId, EgressId};
+use crate::output::{OutputProfile, Preset, VideoMode};
+use crate::retry::RetryPolicy;
+use crate::rtmp::TlsValidation;
+use crate::secret::Scrubber;
+use crate::session::{Inputs, Session};
+use crate::status::{EgressEvent, EgressState, EgressStatus};
+use crate::supervisor::{Supervisor, SupervisorParts};
+use gstreamer as gst;
+use mediasoup::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::Instrument;
+
+/// Settings shared by every egress (the server's `[egress]` config).
+#[derive(Debug, Clone)]
+pub struct EgressConfig {
+    pub retry: RetryPolicy,
+    /// No byte accepted (or acknowledged) by a live ingest for this long,
+    /// while media flows: the ingest is hung and the connection is redone.
+    pub watchdog: Duration,
+    /// rtmp2sink's own network timeout.
+    pub rtmp_timeout: Duration,
+    /// After the video producer closes, wait this long for
+    /// [`Egress::replace_input`] before stopping. Zero: stop at once.
+    pub input_grace: Duration,
+    pub tls: TlsValidation,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            watchdog: Duration::from_secs(5),
+            rtmp_timeout: Duration::from_secs(5),
+            input_grace: Duration::from_secs(30),
+            tls: TlsValidation::Full,
+        }
+    }
+}
+
+/// What to restream, and where.
+#[derive(Debug, Clone)]
+pub struct EgressSpec {
+    /// Shown in status and logs (e.g. the room id). Not a secret.
+    pub label: String,
+    /// A video producer (VP8 or H.264) on the router given to [`Egress::start`].
+    pub video_producer: ProducerId,
+    /// An Opus producer; `None` sends silence.
+    pub audio_producer: Option<ProducerId>,
+    /// At least one.
+    pub destinations: Vec<DestinationSpec>,
+    /// Output rules; [`EgressSpec::new`] picks the strictest of the destinations'.
+    pub preset: Preset,
+    /// Overrides the preset's output profile.
+    pub output: Option<OutputProfile>,
+    pub video_mode: VideoMode,
+    /// Simulcast/SVC layer to pin (clamped; default the top one).
+    pub simulcast_layer: Option<u8>,
+}
+
+impl EgressSpec {
+    pub fn new(
+        label: impl Into<String>,
+        video_producer: ProducerId,
+        audio_producer: Option<ProducerId>,
+        destinations: Vec<DestinationSpec>,
+    ) -> Self {
+        use crate::destination::Ingest;
+        let preset = if destinations
+            .iter()
+            .any(|d| matches!(d.ingest, Ingest::Ivs { .. }))
+        {
+            Preset::Ivs
+        } else {
+            match destinations.first().map(|d| &d.ingest) {
+                Some(Ingest::YouTube) => Preset::YouTube,
+                Some(Ingest::Twitch { .. }) => Preset::Twitch,
+                _ => Preset::Custom,
+            }
+        };
+        Self {
+            label: label.into(),
+            video_producer,
+            audio_producer,
+            destinations,
+            preset,
+            output: None,
+            video_mode: VideoMode::Auto,
+            simulcast_layer: None,
+        }
+    }
+
+    fn output_profile(&self) -> OutputProfile {
+        self.output.clone().unwrap_or_else(|| self.preset.output())
+    }
+}
+
+pub(crate) enum Command {
+    AddDestination(
+        DestinationSpec,
+        oneshot::Sender<Result<DestinationId, EgressError>>,
+    ),
+    RemoveDestination(DestinationId, oneshot::Sender<Result<(), EgressError>>),
+    ReplaceInput {
+        video: ProducerId,
+        audio: Option<ProducerId>,
+        reply: oneshot::Sender<Result<(), EgressError>>,
+    },
+    Stop(oneshot::Sender<()>),
+    ElementFactories(oneshot::Sender<Vec<String>>),
+}
+
+/// A running restream. Cheap to clone; when the last clone is dropped the
+/// egress stops (reason `dropped`).
+#[derive(Clone)]
+#[must_use = "dropping the last handle stops the egress"]
+pub struct Egress {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: EgressId,
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<EgressStatus>,
+    events: broadcast::Sender<EgressEvent>,
+}
+
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Egress")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
+
+impl Egress {
+    /// Consumes the producers, builds and plays the pipeline, and starts
+    /// connecting to every destination. Returns once the pipeline plays and
+    /// the consumers are resumed; the destinations go live in the background
+    /// (watch [`Egress::subscribe`]). Needs a Tokio runtime.
+    ///
+    /// Errors: no or invalid destinations, unknown producers, unsupported
+    /// codecs, missing GStreamer plugins, mediasoup failures.
+    pub async fn start(
+        router: &Router,
+        spec: EgressSpec,
+        config: EgressConfig,
+    ) -> Result<Self, EgressError> {
+        gst::init().map_err(|e| EgressError::Pipeline(e.to_string()))?;
+        if spec.destinations.is_empty() {
+            return Err(EgressError::NoDestinations);
+        }
+        let targets = spec
+            .destinations
+            .iter()
+            .enumerate()
+            .map(|(index, d)| {
+                d.parse()
+                    .map_err(|error| EgressError::InvalidDestination { index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let scrubber = Scrubber::default();
+        for target in &targets {
+            scrubber.add(target.secrets.iter().cloned());
+        }
+
+        let id = EgressId::new();
+        let span = tracing::info_span!("egress", egress = %id, label = %spec.label);
+        let output = spec.output_profile();
+        let inputs = Inputs {
+            video: spec.video_producer,
+            audio: spec.audio_producer,
+            simulcast_layer: spec.simulcast_layer,
+            mode: spec.video_mode,
+        };
+        let session = Session::open(router, &inputs, &output, &scrubber)
+            .instrument(span.clone())
+            .await?;
+        span.in_scope(|| {
+            tracing::info!(
+                video = ?session.video_codec,
+                path = ?session.path,
+                audio = session.audio.is_some(),
+                destinations = targets.len(),
+                "egress started"
+            )
+        });
+
+        let (events, _) = broadcast::channel(256);
+        let (supervisor, status_rx) = Supervisor::new(SupervisorParts {
+            id,
+            label: spec.label,
+            router: router.clone(),
+            inputs,
+            output,
+            config,
+            scrubber,
+            session,
+            targets,
+            events: events.clone(),
+        });
+        let (commands_tx, commands_rx) = mpsc::channel(32);
+        tokio::spawn(supervisor.run(commands_rx).instrument(span));
+        Ok(Self {
+            shared: Arc::new(Shared {
+                id,
+                commands: commands_tx,
+                status: status_rx,
+                events,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> EgressId {
+        self.shared.id
+    }
+
+    /// The latest status (updated on every change, and every second).
+    pub fn status(&self) -> EgressStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Status stream: each change of state, and fresh figures every second.
+    /// Ends after the final state (`failed` / `stopped`) is published.
+    pub fn subscribe(&self) -> watch::Receiver<EgressStatus> {
+        self.shared.status.clone()
+    }
+
+    /// State changes as discrete events (for notifications). A receiver
+    /// that lags loses the oldest events, never blocks the egress.
+    pub fn events(&self) -> broadcast::Receiver<EgressEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Adds a destination while live; it starts connecting at once.
+    pub async fn add_destination(
+        &self,
+        destination: DestinationSpec,
+    ) -> Result<DestinationId, EgressError> {
+        self.request(|reply| Command::AddDestination(destination, reply))
+            .await?
+    }
+
+    /// Removes a destination (ends its stream cleanly). The last one cannot
+    /// be removed: stop the egress instead.
+    pub async fn remove_destination(&self, id: DestinationId) -> Result<(), EgressError> {
+        self.request(|reply| Command::RemoveDestination(id, reply))
+            .await?
+    }
+
+    /// Switches to other producers (the teacher came back, or changed
+    /// camera): a new session is built, and each destination reconnects
+    /// with it (a new RTMP publish). On error the current input is kept.
+    pub async fn replace_input(
+        &self,
+        video: ProducerId,
+        audio: Option<ProducerId>,
+    ) -> Result<(), EgressError> {
+        self.request(|reply| Command::ReplaceInput {
+            video,
+            audio,
+            reply,
+        })
+        .await?
+    }
+
+    /// Ends every stream cleanly and releases the consumers. Returns once
+    /// stopped; a no-op on an egress that already ended.
+    pub async fn stop(&self) {
+        let _ = self.request(Command::Stop).await;
+    }
+
+    /// Resolves with the final state, once the egress ends.
+    pub async fn wait(&self) -> EgressState {
+        let mut rx = self.subscribe();
+        loop {
+            let state = rx.borrow_and_update().state.clone();
+            if state.is_final() {
+                return state;
+            }
+            if rx.changed().await.is_err() {
+                return rx.borrow().state.clone();
+            }
+        }
+    }
+
+    /// GStreamer factory names of the running pipeline's elements (e.g. to
+    /// check that a passthrough runs no encoder). Empty while no session runs.
+    pub async fn element_factories(&self) -> Result<Vec<String>, EgressError> {
+        self.request(Command::ElementFactories).await
+    }
+
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, EgressError> {
+        let (reply, response) = oneshot::channel();
+        self.shared
+            .commands
+            .send(command(reply))
+            .await
+            .map_err(|_| EgressError::Ended)?;
+        response.await.map_err(|_| EgressError::Ended)
+    }
+}

@@ -1,0 +1,367 @@
+//! Joins the parts: RTP sources -> encode -> flvmux -> tee -> RTMP sinks,
+//! and the single error path: every bus message is sorted here into a
+//! [`SessionEvent`] (a destination's trouble, or something fatal).
+
+use crate::elements::{make, set};
+use crate::encode;
+use crate::error::EgressError;
+use crate::output::{OutputProfile, VideoPath};
+use crate::retry::ErrorClass;
+use crate::rtmp::{RtmpSink, SinkName};
+use crate::secret::Scrubber;
+use crate::source::{self, InputEvent, RtpStream};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use mediasoup::prelude::MediaKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Everything the supervisor hears from one session (pipeline + consumers).
+#[derive(Debug)]
+pub(crate) enum SessionEvent {
+    Input(InputEvent),
+    /// An element of a destination's sink bin failed.
+    DestinationError {
+        sink: SinkName,
+        class: ErrorClass,
+        message: String,
+    },
+    /// Anything else failed: the pipeline cannot go on.
+    Fatal(String),
+    /// A udpsrc saw no RTP for [`source::INPUT_TIMEOUT`].
+    InputTimeout(MediaKind),
+    /// A depayloader lost data and needs a keyframe.
+    KeyframeWanted,
+    Eos,
+    Latency,
+}
+
+/// Counted in pad probes, read by the supervisor's tick.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub muxed_bytes: AtomicU64,
+    pub video_frames: AtomicU64,
+    pub video_packets: Arc<AtomicU64>,
+    pub audio_packets: Arc<AtomicU64>,
+}
+
+pub(crate) struct PipelinePlan<'a> {
+    pub video: &'a RtpStream,
+    pub audio: Option<&'a RtpStream>,
+    pub path: VideoPath,
+    pub output: &'a OutputProfile,
+}
+
+pub(crate) struct MediaPipeline {
+    pipeline: gst::Pipeline,
+    tee: gst::Element,
+    video_src: gst::Element,
+    audio_src: Option<gst::Element>,
+    pub counters: Arc<Counters>,
+}
+
+impl MediaPipeline {
+    pub(crate) fn build(
+        plan: &PipelinePlan<'_>,
+        events: UnboundedSender<SessionEvent>,
+        scrubber: Scrubber,
+    ) -> Result<Self, EgressError> {
+        let pipeline = gst::Pipeline::with_name("egress");
+        let counters = Arc::new(Counters::default());
+
+        let rtpbin = source::rtpbin()?;
+        pipeline.add(&rtpbin)?;
+        let video_src =
+            source::udp_source("video-udpsrc", plan.video, counters.video_packets.clone())?;
+        pipeline.add(&video_src)?;
+        link_to_request(&video_src, &rtpbin, "recv_rtp_sink_0")?;
+        let audio_src = match plan.audio {
+            Some(audio) => {
+                let src =
+                    source::udp_source("audio-udpsrc", audio, counters.audio_packets.clone())?;
+                pipeline.add(&src)?;
+                link_to_request(&src, &rtpbin, "recv_rtp_sink_1")?;
+                Some(src)
+            }
+            None => None,
+        };
+
+        let video = encode::video(&pipeline, &plan.video.codec, plan.path, plan.output)?;
+        let (audio_depay, audio_last) =
+            encode::audio(&pipeline, plan.audio.is_some(), plan.output)?;
+        let mut depays = vec![(0, video.first.clone())];
+        if let Some(depay) = audio_depay {
+            depays.push((1, depay));
+        }
+        source::link_rtpbin_outputs(&rtpbin, &pipeline, depays);
+        forward_keyframe_requests(&video.first, events.clone());
+
+        let mux = make("flvmux", "mux")?;
+        mux.set_property("streamable", true);
+        set(
+            &mux,
+            "latency",
+            &(100 * gst::ClockTime::MSECOND.nseconds()).to_string(),
+        );
+        let tee = make("tee", "tee")?;
+        // Also when every destination is down: the muxer keeps running.
+        tee.set_property("allow-not-linked", true);
+        pipeline.add_many([&mux, &tee])?;
+        mux.link(&tee)?;
+        link_to_request(&video.last, &mux, "video")?;
+        link_to_request(&audio_last, &mux, "audio")?;
+
+        count_bytes(&tee, &counters);
+        count_frames(&video.last, &counters);
+        watch_bus(&pipeline, events, scrubber);
+        Ok(Self {
+            pipeline,
+            tee,
+            video_src,
+            audio_src,
+            counters,
+        })
+    }
+
+    /// Goes to READY, which binds the udpsrc sockets; returns their ports.
+    pub(crate) fn bind(&self) -> Result<(u16, Option<u16>), EgressError> {
+        self.pipeline.set_state(gst::State::Ready)?;
+        let video = source::bound_port(&self.video_src)?;
+        let audio = self
+            .audio_src
+            .as_ref()
+            .map(source::bound_port)
+            .transpose()?;
+        Ok((video, audio))
+    }
+
+    pub(crate) fn play(&self) -> Result<(), EgressError> {
+        self.pipeline.set_state(gst::State::Playing)?;
+        Ok(())
+    }
+
+    pub(crate) fn attach(&self, sink: &RtmpSink) -> Result<(), EgressError> {
+        sink.attach(&self.pipeline, &self.tee)
+    }
+
+    /// Detaches a sink bin on a blocking thread.
+    pub(crate) fn detach(&self, sink: RtmpSink, graceful: bool) -> tokio::task::JoinHandle<()> {
+        let pipeline = self.pipeline.clone();
+        let tee = self.tee.clone();
+        tokio::task::spawn_blocking(move || sink.detach_blocking(&pipeline, &tee, graceful))
+    }
+
+    /// Sends EOS from the sources: the muxer finishes, rtmp2sinks send
+    /// their closing commands; the bus then reports [`SessionEvent::Eos`].
+    pub(crate) fn send_eos(&self) {
+        self.pipeline.send_event(gst::event::Eos::new());
+    }
+
+    pub(crate) fn recalculate_latency(&self) {
+        let _ = self.pipeline.recalculate_latency();
+    }
+
+    /// Stops the pipeline (blocking: call off the executor).
+    pub(crate) fn stop_blocking(&self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+
+    /// Factory names of every element, for diagnostics and tests.
+    pub(crate) fn element_factories(&self) -> Vec<String> {
+        self.pipeline
+            .iterate_recurse()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.factory().map(|f| f.name().to_string()))
+            .collect()
+    }
+}
+
+impl Drop for MediaPipeline {
+    fn drop(&mut self) {
+        // Normally already NULL; a pipeline dropped elsewhere must not leak
+        // its sockets and threads.
+        if self.pipeline.current_state() != gst::State::Null {
+            let _ = self.pipeline.set_state(gst::State::Null);
+        }
+    }
+}
+
+fn link_to_request(
+    src: &gst::Element,
+    sink: &gst::Element,
+    template: &str,
+) -> Result<(), EgressError> {
+    let src_pad = src
+        .static_pad("src")
+        .ok_or_else(|| EgressError::Pipeline(format!("{} has no src pad", src.name())))?;
+    let sink_pad = sink
+        .request_pad_simple(template)
+        .ok_or_else(|| EgressError::Pipeline(format!("{} gave no {template} pad", sink.name())))?;
+    src_pad.link(&sink_pad)?;
+    Ok(())
+}
+
+fn count_bytes(tee: &gst::Element, counters: &Arc<Counters>) {
+    let Some(pad) = tee.static_pad("sink") else {
+        return;
+    };
+    let counters = Arc::clone(counters);
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, info| {
+            let size = match &info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => buffer.size(),
+                Some(gst::PadProbeData::BufferList(list)) => list.calculate_size(),
+                _ => 0,
+            };
+            counters
+                .muxed_bytes
+                .fetch_add(size as u64, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+fn count_frames(video_queue: &gst::Element, counters: &Arc<Counters>) {
+    let Some(pad) = video_queue.static_pad("src") else {
+        return;
+    };
+    let counters = Arc::clone(counters);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        counters.video_frames.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// A depayloader asks upstream for a keyframe with a force-key-unit event;
+/// upstream is rtpbin, which has no way back to the producer. Turn it into
+/// a mediasoup request as well.
+fn forward_keyframe_requests(depay: &gst::Element, events: UnboundedSender<SessionEvent>) {
+    let Some(pad) = depay.static_pad("sink") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(event)) = &info.data {
+            let is_key_unit = event.type_() == gst::EventType::CustomUpstream
+                && event
+                    .structure()
+                    .is_some_and(|s| s.name() == "GstForceKeyUnit");
+            if is_key_unit {
+                // The event goes on to rtpbin, which has no RTCP way out: harmless.
+                let _ = events.send(SessionEvent::KeyframeWanted);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// The one error path: a sync handler sorts each message where it is posted
+/// and only forwards a small event; the supervisor decides.
+fn watch_bus(pipeline: &gst::Pipeline, events: UnboundedSender<SessionEvent>, scrubber: Scrubber) {
+    let Some(bus) = pipeline.bus() else {
+        return;
+    };
+    bus.set_sync_handler(move |_, message| {
+        use gst::MessageView;
+        let event = match message.view() {
+            MessageView::Error(error) => {
+                let details = error.debug().map(|d| d.to_string()).unwrap_or_default();
+                let from = message
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
+                tracing::debug!(
+                    element = %from,
+                    error = %scrubber.scrub(&error.error().to_string()),
+                    details = %scrubber.scrub(&details),
+                    "pipeline error"
+                );
+                let text = scrubber.scrub(&match debug_detail(&details) {
+                    Some(detail) => format!("{} ({detail})", error.error()),
+                    None => error.error().to_string(),
+                });
+                match message.src().and_then(SinkName::of) {
+                    Some(sink) => Some(SessionEvent::DestinationError {
+                        sink,
+                        class: classify(&error.error(), &text),
+                        message: text,
+                    }),
+                    None => Some(SessionEvent::Fatal(format!("{from}: {text}"))),
+                }
+            }
+            MessageView::Warning(warning) => {
+                let from = message
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
+                tracing::warn!(
+                    element = %from,
+                    warning = %scrubber.scrub(&warning.error().to_string()),
+                    "pipeline warning"
+                );
+                None
+            }
+            MessageView::Element(element) => {
+                let timed_out = element
+                    .structure()
+                    .is_some_and(|s| s.name() == "GstUDPSrcTimeout");
+                match message.src().map(|s| s.name()) {
+                    Some(name) if timed_out && name == "video-udpsrc" => {
+                        Some(SessionEvent::InputTimeout(MediaKind::Video))
+                    }
+                    Some(name) if timed_out && name == "audio-udpsrc" => {
+                        Some(SessionEvent::InputTimeout(MediaKind::Audio))
+                    }
+                    _ => None,
+                }
+            }
+            MessageView::Eos(_) => Some(SessionEvent::Eos),
+            MessageView::Latency(_) => Some(SessionEvent::Latency),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let _ = events.send(event);
+        }
+        gst::BusSyncReply::Drop
+    });
+}
+
+/// The useful part of a GStreamer debug string, without the source
+/// location and element path that usually open it.
+fn debug_detail(debug: &str) -> Option<&str> {
+    let detail = match debug.split_once(":\n") {
+        Some((_, rest)) => rest,
+        None if debug.starts_with("../") || debug.contains("): /Gst") => return None,
+        None => debug,
+    };
+    let detail = detail.trim();
+    (!detail.is_empty()).then_some(detail)
+}
+
+/// A refusal by the server (bad app or key) or a certificate it cannot
+/// prove is not fixed by retrying; network trouble is.
+fn classify(error: &gst::glib::Error, text: &str) -> ErrorClass {
+    if error.matches(gst::ResourceError::NotAuthorized) || text.contains("g-tls-error-quark") {
+        ErrorClass::Rejected
+    } else {
+        ErrorClass::Transient
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::debug_detail;
+
+    #[test]
+    fn debug_details_lose_their_location() {
+        let tls = "../gst/rtmp2/gstrtmp2sink.c(1117): send_connect_error (): \
+                   /GstPipeline:egress/GstBin:dest-x-1/GstRtmp2Sink:rtmp2sink:\ndomain g-tls-error-quark, code 2";
+        assert_eq!(debug_detail(tls), Some("domain g-tls-error-quark, code 2"));
+        let refused = "../gst/rtmp2/gstrtmp2sink.c(1114): send_connect_error (): /GstPipeline:egress/GstBin:dest-x-1/GstRtmp2Sink:rtmp2sink";
+        assert_eq!(debug_detail(refused), None);
+        assert_eq!(debug_detail("plain words"), Some("plain words"));
+        assert_eq!(debug_detail(""), None);
+    }
+}

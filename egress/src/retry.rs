@@ -1,0 +1,336 @@
+//! When to reconnect a failed destination: a pure function of the policy,
+//! the destination's failure history, the kind of error and the time, so the
+//! whole policy is table-tested here and the supervisor only applies it.
+
+use std::time::{Duration, Instant};
+
+/// Reconnect policy, shared by every destination of an egress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay before the first reconnect.
+    pub initial: Duration,
+    /// Longest delay between two attempts.
+    pub max: Duration,
+    /// Growth of the delay per attempt.
+    pub multiplier: f64,
+    /// Random spread, as a fraction of the delay: 0.2 is +-20 %.
+    pub jitter: f64,
+    /// Stop trying after failing this long without going live again.
+    /// `None`: keep trying for as long as the egress runs.
+    pub give_up_after: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(10),
+            multiplier: 2.0,
+            jitter: 0.2,
+            give_up_after: None,
+        }
+    }
+}
+
+/// How an RTMP error bears on retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Network trouble: refused, reset, timed out, hung. Worth retrying.
+    Transient,
+    /// The server said no (connect or publish rejected, bad certificate):
+    /// a wrong URL or key, which retrying will not fix.
+    Rejected,
+}
+
+/// A destination's failure history, kept by the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetryState {
+    /// Attempts since the destination was last live.
+    pub attempt: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<Instant>,
+    /// Whether it was ever live since the egress (or the destination) started.
+    pub ever_live: bool,
+}
+
+impl RetryState {
+    /// The destination went live: the next failure starts a new run.
+    pub fn went_live(&mut self) {
+        *self = Self {
+            attempt: 0,
+            failing_since: None,
+            ever_live: true,
+        };
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RetryDecision {
+    /// Reconnect after `delay`; this will be attempt number `attempt`.
+    Retry {
+        attempt: u32,
+        delay: Duration,
+    },
+    GiveUp(GiveUpReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUpReason {
+    /// Rejected before it was ever live: fail fast, the URL or key is wrong.
+    Rejected,
+    /// Failing for longer than `give_up_after`.
+    TimedOut,
+}
+
+/// Decides what follows a failure at `now`. `random` is a sample in
+/// [-1, 1] that scales the jitter. Returns the decision and the state to keep.
+pub fn decide(
+    policy: &RetryPolicy,
+    state: RetryState,
+    class: ErrorClass,
+    now: Instant,
+    random: f64,
+) -> (RetryDecision, RetryState) {
+    let failing_since = state.failing_since.unwrap_or(now);
+    let next = RetryState {
+        attempt: state.attempt.saturating_add(1),
+        failing_since: Some(failing_since),
+        ever_live: state.ever_live,
+    };
+    if class == ErrorClass::Rejected && !state.ever_live {
+        return (RetryDecision::GiveUp(GiveUpReason::Rejected), next);
+    }
+    if let Some(limit) = policy.give_up_after
+        && now.saturating_duration_since(failing_since) >= limit
+    {
+        return (RetryDecision::GiveUp(GiveUpReason::TimedOut), next);
+    }
+    let exponent = i32::try_from(state.attempt).unwrap_or(i32::MAX).min(64);
+    let base = policy.initial.as_secs_f64() * policy.multiplier.max(1.0).powi(exponent);
+    let capped = base.min(policy.max.as_secs_f64());
+    let spread = policy.jitter.clamp(0.0, 1.0) * random.clamp(-1.0, 1.0);
+    let delay = (capped * (1.0 + spread)).clamp(0.0, policy.max.as_secs_f64());
+    (
+        RetryDecision::Retry {
+            attempt: next.attempt,
+            delay: Duration::from_secs_f64(delay),
+        },
+        next,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn decision_table() {
+        let t0 = Instant::now();
+        let policy = RetryPolicy {
+            initial: ms(500),
+            max: ms(4000),
+            multiplier: 2.0,
+            jitter: 0.2,
+            give_up_after: Some(Duration::from_secs(60)),
+        };
+        let never_live = |attempt, since: Option<u64>| RetryState {
+            attempt,
+            failing_since: since.map(|s| t0 + ms(s)),
+            ever_live: false,
+        };
+        let was_live = |attempt, since: Option<u64>| RetryState {
+            ever_live: true,
+            ..never_live(attempt, since)
+        };
+        use ErrorClass::*;
+        use RetryDecision::*;
+        // (state, class, now ms, random, expected)
+        let cases = [
+            // Exponential growth without jitter.
+            (
+                never_live(0, None),
+                Transient,
+                0,
+                0.0,
+                Retry {
+                    attempt: 1,
+                    delay: ms(500),
+                },
+            ),
+            (
+                never_live(1, Some(0)),
+                Transient,
+                600,
+                0.0,
+                Retry {
+                    attempt: 2,
+                    delay: ms(1000),
+                },
+            ),
+            (
+                never_live(2, Some(0)),
+                Transient,
+                2000,
+                0.0,
+                Retry {
+                    attempt: 3,
+                    delay: ms(2000),
+                },
+            ),
+            // Capped.
+            (
+                never_live(3, Some(0)),
+                Transient,
+                4000,
+                0.0,
+                Retry {
+                    attempt: 4,
+                    delay: ms(4000),
+                },
+            ),
+            (
+                never_live(30, Some(0)),
+                Transient,
+                50_000,
+                0.0,
+                Retry {
+                    attempt: 31,
+                    delay: ms(4000),
+                },
+            ),
+            (
+                never_live(u32::MAX, Some(0)),
+                Transient,
+                50_000,
+                0.0,
+                Retry {
+                    attempt: u32::MAX,
+                    delay: ms(4000),
+                },
+            ),
+            // Jitter spreads both ways, never past the cap.
+            (
+                never_live(1, Some(0)),
+                Transient,
+                600,
+                1.0,
+                Retry {
+                    attempt: 2,
+                    delay: ms(1200),
+                },
+            ),
+            (
+                never_live(1, Some(0)),
+                Transient,
+                600,
+                -1.0,
+                Retry {
+                    attempt: 2,
+                    delay: ms(800),
+                },
+            ),
+            (
+                never_live(3, Some(0)),
+                Transient,
+                600,
+                1.0,
+                Retry {
+                    attempt: 4,
+                    delay: ms(4000),
+                },
+            ),
+            (
+                never_live(3, Some(0)),
+                Transient,
+                600,
+                -1.0,
+                Retry {
+                    attempt: 4,
+                    delay: ms(3200),
+                },
+            ),
+            // Rejected before ever being live: fail fast.
+            (
+                never_live(0, None),
+                Rejected,
+                0,
+                0.0,
+                GiveUp(GiveUpReason::Rejected),
+            ),
+            // Rejected after having been live: the server may be restarting.
+            (
+                was_live(0, None),
+                Rejected,
+                0,
+                0.0,
+                Retry {
+                    attempt: 1,
+                    delay: ms(500),
+                },
+            ),
+            // Give up once failing for give_up_after.
+            (
+                was_live(9, Some(0)),
+                Transient,
+                59_999,
+                0.0,
+                Retry {
+                    attempt: 10,
+                    delay: ms(4000),
+                },
+            ),
+            (
+                was_live(10, Some(0)),
+                Transient,
+                60_000,
+                0.0,
+                GiveUp(GiveUpReason::TimedOut),
+            ),
+        ];
+        for (state, class, now, random, expected) in cases {
+            let (decision, next) = decide(&policy, state, class, t0 + ms(now), random);
+            assert_eq!(
+                decision, expected,
+                "{state:?} {class:?} at {now} ms, random {random}"
+            );
+            assert_eq!(next.ever_live, state.ever_live);
+            assert_eq!(
+                next.failing_since,
+                Some(state.failing_since.unwrap_or(t0 + ms(now)))
+            );
+        }
+    }
+
+    #[test]
+    fn default_policy_never_gives_up_on_transient_errors() {
+        let policy = RetryPolicy::default();
+        let t0 = Instant::now();
+        let mut state = RetryState::default();
+        for i in 0..1000u64 {
+            let now = t0 + Duration::from_secs(i * 10);
+            let (decision, next) = decide(&policy, state, ErrorClass::Transient, now, 0.5);
+            let RetryDecision::Retry { delay, .. } = decision else {
+                panic!("gave up at {i}");
+            };
+            assert!(delay <= policy.max);
+            state = next;
+        }
+    }
+
+    #[test]
+    fn going_live_resets_the_run() {
+        let mut state = RetryState {
+            attempt: 7,
+            failing_since: Some(Instant::now()),
+            ever_live: false,
+        };
+        state.went_live();
+        assert_eq!(state.attempt, 0);
+        assert_eq!(state.failing_since, None);
+        assert!(state.ever_live);
+    }
+}

@@ -1,0 +1,130 @@
+//! A session: the consumers of one input and the pipeline they feed. An
+//! egress has one while running; `replace_input` swaps it for a new one.
+
+use crate::error::EgressError;
+use crate::output::{InputVideoCodec, OutputProfile, VideoMode, VideoPath, choose_video_path};
+use crate::pipeline::{MediaPipeline, PipelinePlan, SessionEvent};
+use crate::rtmp::RtmpSink;
+use crate::secret::Scrubber;
+use crate::source::{ConsumedTrack, RtpCodec};
+use mediasoup::prelude::*;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long a stop waits for the closing RTMP commands to go out.
+const EOS_WAIT: Duration = Duration::from_secs(2);
+
+/// Which producers to consume, and how.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inputs {
+    pub video: ProducerId,
+    pub audio: Option<ProducerId>,
+    pub simulcast_layer: Option<u8>,
+    pub mode: VideoMode,
+}
+
+/// The consumers and the pipeline fed by them.
+pub(crate) struct Session {
+    video: ConsumedTrack,
+    pub audio: Option<ConsumedTrack>,
+    pub pipeline: MediaPipeline,
+    pub events: mpsc::UnboundedReceiver<SessionEvent>,
+    pub video_codec: InputVideoCodec,
+    pub path: VideoPath,
+}
+
+impl Session {
+    /// Consumers are created paused and resumed only once the pipeline
+    /// plays: a stream that starts before its keyframe produces nothing.
+    pub(crate) async fn open(
+        router: &Router,
+        inputs: &Inputs,
+        output: &OutputProfile,
+        scrubber: &Scrubber,
+    ) -> Result<Self, EgressError> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let video = ConsumedTrack::consume(
+            router,
+            inputs.video,
+            MediaKind::Video,
+            inputs.simulcast_layer,
+            tx.clone(),
+        )
+        .await?;
+        let audio = match inputs.audio {
+            Some(producer) => Some(
+                ConsumedTrack::consume(router, producer, MediaKind::Audio, None, tx.clone())
+                    .await?,
+            ),
+            None => None,
+        };
+        let video_codec = match &video.stream.codec {
+            RtpCodec::Vp8 => InputVideoCodec::Vp8,
+            RtpCodec::H264 { profile_level_id } => InputVideoCodec::H264 {
+                profile_level_id: profile_level_id.clone(),
+            },
+            RtpCodec::Opus => {
+                return Err(EgressError::UnsupportedCodec("Opus as video".to_owned()));
+            }
+        };
+        let path = choose_video_path(&video_codec, output, inputs.mode);
+        let plan = PipelinePlan {
+            video: &video.stream,
+            audio: audio.as_ref().map(|a| &a.stream),
+            path,
+            output,
+        };
+        let pipeline = MediaPipeline::build(&plan, tx, scrubber.clone())?;
+        let (video_port, audio_port) = pipeline.bind()?;
+        video.connect(video_port).await?;
+        if let (Some(audio), Some(port)) = (&audio, audio_port) {
+            audio.connect(port).await?;
+        }
+        pipeline.play()?;
+        video.resume().await?;
+        if let Some(audio) = &audio {
+            audio.resume().await?;
+        }
+        let _ = video.consumer().request_key_frame().await;
+        Ok(Self {
+            video,
+            audio,
+            pipeline,
+            events,
+            video_codec,
+            path,
+        })
+    }
+
+    pub(crate) fn request_key_frame(&self) {
+        let consumer = self.video.consumer().clone();
+        tokio::spawn(async move {
+            if let Err(error) = consumer.request_key_frame().await {
+                tracing::debug!(%error, "keyframe request failed");
+            }
+        });
+    }
+
+    /// EOS first (the ingests hear the stream end), then NULL; dropping the
+    /// session closes the consumers and transports.
+    pub(crate) async fn close(mut self, sinks: Vec<RtmpSink>) {
+        self.pipeline.send_eos();
+        let _ = tokio::time::timeout(EOS_WAIT, async {
+            while let Some(event) = self.events.recv().await {
+                if matches!(event, SessionEvent::Eos) {
+                    break;
+                }
+            }
+        })
+        .await;
+        for sink in sinks {
+            let _ = self.pipeline.detach(sink, false).await;
+        }
+        let pipeline = self.pipeline;
+        let _ = tokio::task::spawn_blocking(move || {
+            pipeline.stop_blocking();
+            drop(pipeline);
+        })
+        .await;
+    }
+}
