@@ -3,6 +3,7 @@
 
 use crate::auth::{TokenKey, random_secret};
 use crate::config::{Config, Secret};
+use crate::restream::Restreams;
 use crate::room::{RoomContext, Rooms};
 use crate::workers::WorkerPool;
 use crate::{codecs, http};
@@ -17,6 +18,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pool: Arc<WorkerPool>,
     pub rooms: Arc<Rooms>,
+    pub restreams: Restreams,
     pub tokens: TokenKey,
     pub admin_key: Secret,
     pub connections: AtomicUsize,
@@ -77,6 +79,7 @@ impl Application {
             admin_key,
             config: Arc::clone(&config),
             pool,
+            restreams: Restreams::new(&config, Arc::clone(&rooms)),
             rooms: Arc::clone(&rooms),
             connections: AtomicUsize::new(0),
         });
@@ -150,7 +153,10 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         shutdown.await;
-        tracing::info!("shutting down: telling peers, closing rooms and workers");
+        tracing::info!(
+            "shutting down: stopping restreams, telling peers, closing rooms and workers"
+        );
+        self.state.restreams.stop_all().await;
         self.state.rooms.shut_down();
         // Let the writers flush the `closed` notifications.
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -5,9 +5,11 @@ use crate::app::AppState;
 use crate::auth::{Claims, Role, admin_key_matches, unix_now};
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, RoomId};
+use crate::restream::StartRestream;
 use crate::signaling::session;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use podium_egress::DestinationSpec;
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
 use std::path::Path;
@@ -32,6 +34,21 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .route(
             "/api/admin/rooms/{room}/peers/{peer}",
             web::delete().to(kick_peer),
+        )
+        .route(
+            "/api/admin/rooms/{room}/restreams",
+            web::post().to(start_restream),
+        )
+        .route("/api/admin/restreams", web::get().to(list_restreams))
+        .route("/api/admin/restreams/{id}", web::get().to(get_restream))
+        .route("/api/admin/restreams/{id}", web::delete().to(stop_restream))
+        .route(
+            "/api/admin/restreams/{id}/destinations",
+            web::post().to(add_destination),
+        )
+        .route(
+            "/api/admin/restreams/{id}/destinations/{destination}",
+            web::delete().to(remove_destination),
         );
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
@@ -239,5 +256,74 @@ async fn kick_peer(
         .map_err(|_| Error::BadRequest(format!("{peer:?} is not a peer id")))?;
     room.kick_by_admin(peer)?;
     state.rooms.release(room.id());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn parse_id<T: std::str::FromStr>(kind: &str, raw: &str) -> Result<T> {
+    raw.parse()
+        .map_err(|_| Error::BadRequest(format!("{raw:?} is not a {kind} id")))
+}
+
+async fn start_restream(
+    _: Admin,
+    state: State,
+    path: web::Path<String>,
+    body: web::Json<StartRestream>,
+) -> Result<HttpResponse> {
+    let room = state.rooms.get(&room_id(&path)?)?;
+    let status = state.restreams.start(&room, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(status))
+}
+
+#[derive(Deserialize)]
+struct RestreamQuery {
+    room: Option<String>,
+}
+
+async fn list_restreams(
+    _: Admin,
+    state: State,
+    query: web::Query<RestreamQuery>,
+) -> Result<HttpResponse> {
+    let room = query.room.as_deref().map(room_id).transpose()?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "restreams": state.restreams.list(room.as_ref()) })))
+}
+
+async fn get_restream(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.restreams.get(parse_id("restream", &path)?)?))
+}
+
+async fn stop_restream(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {
+    state.restreams.stop(parse_id("restream", &path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn add_destination(
+    _: Admin,
+    state: State,
+    path: web::Path<String>,
+    body: web::Json<DestinationSpec>,
+) -> Result<HttpResponse> {
+    let id = state
+        .restreams
+        .add_destination(parse_id("restream", &path)?, body.into_inner())
+        .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "destinationId": id })))
+}
+
+async fn remove_destination(
+    _: Admin,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (id, destination) = path.into_inner();
+    state
+        .restreams
+        .remove_destination(
+            parse_id("restream", &id)?,
+            parse_id("destination", &destination)?,
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

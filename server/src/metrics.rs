@@ -85,5 +85,82 @@ pub fn render(app: &AppState) -> String {
         "Open signaling WebSockets.",
         &one(app.connections.load(std::sync::atomic::Ordering::Relaxed) as f64),
     );
+    restreams(&mut out, &app.restreams.list(None));
     out
+}
+
+fn restreams(out: &mut String, all: &[podium_egress::EgressStatus]) {
+    let running: Vec<_> = all.iter().filter(|s| !s.state.is_final()).collect();
+    let state_name = |s: &podium_egress::EgressStatus| {
+        serde_json::to_value(&s.state)
+            .ok()
+            .and_then(|v| v["state"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(out, "# HELP podium_restreams Running restreams, by state.");
+    let _ = writeln!(out, "# TYPE podium_restreams gauge");
+    for state in ["starting", "live", "reconnecting", "waitingForInput"] {
+        let n = running.iter().filter(|s| state_name(s) == state).count();
+        let _ = writeln!(out, "podium_restreams{{state=\"{state}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podium_restream_fps Frames per second muxed by a running restream."
+    );
+    let _ = writeln!(out, "# TYPE podium_restream_fps gauge");
+    for s in &running {
+        let _ = writeln!(
+            out,
+            "podium_restream_fps{{restream=\"{}\",room=\"{}\"}} {}",
+            s.id, s.label, s.stats.fps
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podium_restream_destination_bitrate_bps Bits per second sent to a destination."
+    );
+    let _ = writeln!(out, "# TYPE podium_restream_destination_bitrate_bps gauge");
+    for s in &running {
+        for d in &s.destinations {
+            let _ = writeln!(
+                out,
+                "podium_restream_destination_bitrate_bps{{restream=\"{}\",destination=\"{}\"}} {}",
+                s.id, d.id, d.stats.bitrate_bps
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podium_restream_destination_bytes_total Bytes sent to a destination."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE podium_restream_destination_bytes_total counter"
+    );
+    for s in &running {
+        for d in &s.destinations {
+            let _ = writeln!(
+                out,
+                "podium_restream_destination_bytes_total{{restream=\"{}\",destination=\"{}\"}} {}",
+                s.id, d.id, d.stats.bytes_out
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podium_restream_destination_reconnects_total Reconnections of a destination."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE podium_restream_destination_reconnects_total counter"
+    );
+    for s in &running {
+        for d in &s.destinations {
+            let _ = writeln!(
+                out,
+                "podium_restream_destination_reconnects_total{{restream=\"{}\",destination=\"{}\"}} {}",
+                s.id, d.id, d.stats.reconnects
+            );
+        }
+    }
 }

@@ -141,6 +141,11 @@ fn request_examples() -> BTreeMap<&'static str, String> {
         ("lowerHand", format!(r#"{{"peerId":{id}}}"#)),
         ("allowSpeak", format!(r#"{{"peerId":{id},"allowed":true}}"#)),
         ("kick", format!(r#"{{"peerId":{id}}}"#)),
+        (
+            "startRestream",
+            r#"{"destinations":[{"service":"youtube","streamKey":"your-stream-key"},{"service":"custom","url":"rtmp://127.0.0.1/live","streamKey":"test"}]}"#.to_owned(),
+        ),
+        ("stopRestream", format!(r#"{{"restreamId":{id}}}"#)),
         ("leave", "{}".to_owned()),
     ])
 }
@@ -296,7 +301,7 @@ fn render() -> String {
     }
     out.push_str(
         "\n`join` answers Joined, `createTransport` TransportCreated, `restartIce` IceRestarted, \
-         `produce` Produced, `consume` Consumed; the others answer `{}`.\n\n## Notifications\n\n",
+         `produce` Produced, `consume` Consumed, `startRestream` Restream; the others answer `{}`.\n\n## Notifications\n\n",
     );
     let notifications = notification_examples();
     let by_name: BTreeMap<&str, &Notification> =

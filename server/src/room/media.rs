@@ -216,7 +216,12 @@ impl Room {
     }
 
     /// Pipes `producer_id` (on `from`) to the router on `to`, once.
-    async fn ensure_pipe(&self, producer_id: ProducerId, from: usize, to: usize) -> Result<()> {
+    pub(super) async fn ensure_pipe(
+        &self,
+        producer_id: ProducerId,
+        from: usize,
+        to: usize,
+    ) -> Result<()> {
         if from == to || self.state.lock().pipes.contains_key(&(to, producer_id)) {
             return Ok(());
         }

@@ -22,7 +22,7 @@ use crate::auth::{Claims, Role};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, RoomId};
-use crate::signaling::protocol::{CloseReason, Notification, PeerInfo, ProducerInfo};
+use crate::signaling::protocol::{CloseReason, Notification, PeerInfo, ProducerInfo, Source};
 use crate::workers::{Reservation, WorkerPool};
 use event_listener_primitives::HandlerId;
 use mediasoup::prelude::*;
@@ -437,19 +437,48 @@ impl Room {
         }
     }
 
-    /// The router and the producers a restream reads from, by producer id.
-    pub fn producer_router(&self, producer_id: ProducerId) -> Result<(Router, ProducerInfo)> {
+    /// A teacher's producer of the first of `sources` that has one.
+    pub fn teacher_producer(&self, sources: &[Source]) -> Option<ProducerId> {
         let state = self.state.lock();
-        let entry = state
-            .producers
-            .get(&producer_id)
-            .ok_or_else(|| Error::not_found("producer", producer_id))?;
-        let router = state
-            .routers
-            .get(&entry.slot)
-            .map(|r| r.router.clone())
-            .ok_or_else(|| Error::Internal("the producer's worker is restarting".into()))?;
-        Ok((router, entry.info.clone()))
+        sources.iter().find_map(|source| {
+            state
+                .producers
+                .values()
+                .filter(|p| p.info.source == *source)
+                .find(|p| {
+                    state
+                        .peers
+                        .get(&p.info.peer_id)
+                        .is_some_and(|o| o.role == Role::Teacher)
+                })
+                .map(|p| p.info.id)
+        })
+    }
+
+    /// The home router, with each of `producers` on it (piped there if it
+    /// lives elsewhere): what a restream reads from.
+    pub async fn home_router_with(&self, producers: &[Option<ProducerId>]) -> Result<Router> {
+        let home = self
+            .state
+            .lock()
+            .home
+            .ok_or_else(|| Error::Conflict("the room has no media yet".into()))?;
+        for producer_id in producers.iter().flatten() {
+            let slot = self
+                .state
+                .lock()
+                .producers
+                .get(producer_id)
+                .map(|p| p.slot)
+                .ok_or_else(|| Error::not_found("producer", producer_id))?;
+            self.ensure_pipe(*producer_id, slot, home).await?;
+        }
+        self.router(home)
+    }
+
+    /// Sends `notification` to the room's teachers and admins.
+    pub fn notify_staff(&self, notification: &Notification) {
+        self.notify(notification, |p| p.role.is_staff());
     }
 
     pub fn peer_role(&self, peer_id: PeerId) -> Option<Role> {

@@ -10,6 +10,7 @@ use crate::auth::Role;
 use crate::error::{Error, ErrorBody};
 use crate::ids::PeerId;
 use mediasoup::prelude::*;
+use podium_egress::{DestinationSpec, EgressId, EgressStatus, VideoMode};
 use serde::{Deserialize, Serialize};
 
 pub type RequestId = u32;
@@ -40,7 +41,7 @@ pub enum Direction {
     Recv,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, strum::VariantNames, strum::IntoStaticStr)]
+#[derive(Debug, Clone, Deserialize, strum::VariantNames, strum::IntoStaticStr)]
 #[serde(
     tag = "method",
     content = "data",
@@ -130,6 +131,22 @@ pub enum Request {
     #[serde(rename_all = "camelCase")]
     Kick {
         peer_id: PeerId,
+    },
+    /// Teacher (when the server allows) or admin: restream this room to
+    /// RTMP(S) destinations, reading the teacher's camera (else screen) and
+    /// microphone unless producers are given. Stream keys are never echoed.
+    #[serde(rename_all = "camelCase")]
+    StartRestream {
+        video_producer_id: Option<ProducerId>,
+        audio_producer_id: Option<ProducerId>,
+        /// Each: `service` (youtube, twitch, ivs or custom), `streamKey`, plus `ingestEndpoint` (ivs), `ingest` (twitch, optional) or `url` (custom).
+        destinations: Vec<DestinationSpec>,
+        #[serde(default)]
+        video_mode: VideoMode,
+    },
+    #[serde(rename_all = "camelCase")]
+    StopRestream {
+        restream_id: EgressId,
     },
     Leave {},
 }
@@ -239,6 +256,8 @@ pub enum ResponseData {
         consumer_type: String,
         producer_paused: bool,
     },
+    /// A restream's status, stream keys redacted.
+    Restream { restream: EgressStatus },
     /// Requests that return nothing answer `{}`.
     Empty {},
 }
@@ -324,7 +343,7 @@ pub enum Notification {
         /// Unix milliseconds.
         at: u64,
     },
-    /// A restream's status changed (staff only).
+    /// A restream of the room changed state (staff only): its whole status.
     EgressStatus {
         egress: serde_json::Value,
     },

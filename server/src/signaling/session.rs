@@ -8,6 +8,7 @@ use crate::auth::Claims;
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
 use crate::ratelimit::TokenBucket;
+use crate::restream::StartRestream;
 use crate::room::{Outbox, Outgoing, Room};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
@@ -245,8 +246,39 @@ impl Connection {
             Request::LowerHand { peer_id } => room.set_hand(peer, peer_id, false),
             Request::AllowSpeak { peer_id, allowed } => room.allow_speak(peer, peer_id, allowed),
             Request::Kick { peer_id } => room.kick(peer, peer_id),
+            Request::StartRestream {
+                video_producer_id,
+                audio_producer_id,
+                destinations,
+                video_mode,
+            } => {
+                self.may_restream(&room)?;
+                let request = StartRestream {
+                    video_producer_id,
+                    audio_producer_id,
+                    destinations,
+                    video_mode,
+                };
+                let restream = self.app.restreams.start(&room, request).await?;
+                Ok(ResponseData::Restream { restream })
+            }
+            Request::StopRestream { restream_id } => {
+                self.may_restream(&room)?;
+                if self.app.restreams.get(restream_id)?.label != room.id().as_str() {
+                    return Err(Error::not_found("restream", restream_id));
+                }
+                self.app.restreams.stop(restream_id).await?;
+                Ok(ResponseData::Empty {})
+            }
             Request::Leave {} => Ok(ResponseData::Empty {}),
         }
+    }
+
+    fn may_restream(&self, room: &Room) -> Result<()> {
+        let role = room
+            .peer_role(self.peer_id)
+            .ok_or_else(|| Error::not_found("peer", self.peer_id))?;
+        self.app.restreams.check_role(role)
     }
 
     async fn join(&mut self) -> Result<ResponseData> {

@@ -1,0 +1,234 @@
+//! Restreams: the server's side of the egress crate. Who may start one (an
+//! admin, or the room's teacher when `auth.teacher_can_restream`), which
+//! producers it reads (the teacher's camera and microphone unless told
+//! otherwise), and who hears of its status (the room's staff).
+
+use crate::auth::Role;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::RoomId;
+use crate::room::{Room, Rooms};
+use crate::signaling::protocol::{Notification, Source};
+use mediasoup::prelude::*;
+use podium_egress::{
+    DestinationId, DestinationSpec, EgressConfig, EgressError, EgressEvent, EgressId,
+    EgressManager, EgressSpec, EgressStatus, RetryPolicy, VideoMode,
+};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a restream waiting for its teacher looks for their new producers.
+const TEACHER_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartRestream {
+    /// Default: the teacher's camera, else their screen.
+    pub video_producer_id: Option<ProducerId>,
+    /// Default: the teacher's microphone (none: silence).
+    pub audio_producer_id: Option<ProducerId>,
+    pub destinations: Vec<DestinationSpec>,
+    #[serde(default)]
+    pub video_mode: VideoMode,
+}
+
+pub struct Restreams {
+    manager: EgressManager,
+    rooms: Arc<Rooms>,
+    teacher_can_restream: bool,
+}
+
+impl Restreams {
+    pub fn new(config: &Config, rooms: Arc<Rooms>) -> Self {
+        let egress = &config.egress;
+        let retry = RetryPolicy {
+            initial: Duration::from_millis(egress.retry_initial_ms),
+            max: Duration::from_millis(egress.retry_max_ms),
+            give_up_after: (egress.give_up_after_secs > 0)
+                .then(|| Duration::from_secs(egress.give_up_after_secs)),
+            ..RetryPolicy::default()
+        };
+        Self {
+            manager: EgressManager::new(EgressConfig {
+                retry,
+                watchdog: Duration::from_secs(egress.watchdog_secs),
+                input_grace: Duration::from_secs(egress.teacher_grace_secs),
+                ..EgressConfig::default()
+            }),
+            rooms,
+            teacher_can_restream: config.auth.teacher_can_restream,
+        }
+    }
+
+    /// Refuses roles that may not restream in a room.
+    pub fn check_role(&self, role: Role) -> Result<()> {
+        match role {
+            Role::Admin => Ok(()),
+            Role::Teacher if self.teacher_can_restream => Ok(()),
+            Role::Teacher => Err(Error::Forbidden(
+                "restreaming is for admins on this server".into(),
+            )),
+            Role::Student => Err(Error::Forbidden("students cannot restream".into())),
+        }
+    }
+
+    pub async fn start(&self, room: &Arc<Room>, request: StartRestream) -> Result<EgressStatus> {
+        let (video, audio) = match request.video_producer_id {
+            Some(video) => (video, request.audio_producer_id),
+            None => {
+                let video = room
+                    .teacher_producer(&[Source::Camera, Source::Screen])
+                    .ok_or_else(|| Error::Conflict("the teacher is not sending video".into()))?;
+                (
+                    video,
+                    request
+                        .audio_producer_id
+                        .or_else(|| room.teacher_producer(&[Source::Mic])),
+                )
+            }
+        };
+        let router = room.home_router_with(&[Some(video), audio]).await?;
+        let mut spec = EgressSpec::new(room.id().to_string(), video, audio, request.destinations);
+        spec.video_mode = request.video_mode;
+        let egress = self
+            .manager
+            .start(&router, spec)
+            .await
+            .map_err(egress_error)?;
+        tracing::info!(room = %room.id(), egress = %egress.id(), "restream started");
+        tokio::spawn(supervise(
+            egress.clone(),
+            room.id().clone(),
+            Arc::clone(&self.rooms),
+        ));
+        Ok(egress.status())
+    }
+
+    pub async fn stop(&self, id: EgressId) -> Result<()> {
+        self.manager.stop(id).await.map_err(egress_error)
+    }
+
+    pub fn get(&self, id: EgressId) -> Result<EgressStatus> {
+        self.manager
+            .status(id)
+            .ok_or_else(|| Error::not_found("restream", id))
+    }
+
+    /// Running restreams first, then recently ended ones; of one room if given.
+    pub fn list(&self, room: Option<&RoomId>) -> Vec<EgressStatus> {
+        let mut all = self.manager.list();
+        if let Some(room) = room {
+            all.retain(|s| s.label == room.as_str());
+        }
+        all
+    }
+
+    pub async fn add_destination(
+        &self,
+        id: EgressId,
+        destination: DestinationSpec,
+    ) -> Result<DestinationId> {
+        let egress = self
+            .manager
+            .get(id)
+            .ok_or_else(|| Error::not_found("running restream", id))?;
+        egress
+            .add_destination(destination)
+            .await
+            .map_err(egress_error)
+    }
+
+    pub async fn remove_destination(&self, id: EgressId, destination: DestinationId) -> Result<()> {
+        let egress = self
+            .manager
+            .get(id)
+            .ok_or_else(|| Error::not_found("running restream", id))?;
+        egress
+            .remove_destination(destination)
+            .await
+            .map_err(egress_error)
+    }
+
+    pub async fn stop_all(&self) {
+        self.manager.stop_all().await;
+    }
+}
+
+fn egress_error(error: EgressError) -> Error {
+    match error {
+        EgressError::NoDestinations
+        | EgressError::InvalidDestination { .. }
+        | EgressError::WrongKind { .. }
+        | EgressError::UnsupportedCodec(_)
+        | EgressError::LastDestination => Error::BadRequest(error.to_string()),
+        EgressError::ProducerNotFound(id) => Error::not_found("producer", id),
+        EgressError::UnknownDestination(id) => Error::not_found("destination", id),
+        EgressError::Ended => Error::Conflict(error.to_string()),
+        EgressError::Mediasoup(_) => Error::Media(error.to_string()),
+        EgressError::Pipeline(_) | EgressError::MissingElement(_) => {
+            Error::Internal(error.to_string())
+        }
+    }
+}
+
+/// Tells the room's staff of every change, and when the teacher's video ends,
+/// feeds the restream the teacher's new producers once they come back
+/// (within the grace period; the egress stops by itself after it).
+async fn supervise(egress: podium_egress::Egress, room_id: RoomId, rooms: Arc<Rooms>) {
+    let mut events = egress.events();
+    let notify = |status: &EgressStatus| {
+        if let Ok(room) = rooms.get(&room_id) {
+            let egress = serde_json::to_value(status).expect("status serializes");
+            room.notify_staff(&Notification::EgressStatus { egress });
+        }
+    };
+    notify(&egress.status());
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        };
+        let status = egress.status();
+        notify(&status);
+        if status.state.is_final() {
+            break;
+        }
+        if let EgressEvent::InputEnded {
+            kind: MediaKind::Video,
+            ..
+        } = event
+        {
+            wait_for_teacher(&egress, &room_id, &rooms).await;
+        }
+    }
+    tracing::info!(room = %room_id, egress = %egress.id(), state = ?egress.status().state, "restream ended");
+}
+
+async fn wait_for_teacher(egress: &podium_egress::Egress, room_id: &RoomId, rooms: &Rooms) {
+    loop {
+        tokio::time::sleep(TEACHER_POLL).await;
+        if egress.status().state.is_final() {
+            return;
+        }
+        let Ok(room) = rooms.get(room_id) else {
+            continue;
+        };
+        let Some(video) = room.teacher_producer(&[Source::Camera, Source::Screen]) else {
+            continue;
+        };
+        let audio = room.teacher_producer(&[Source::Mic]);
+        // Only producers on the restream's router can feed it (a room that
+        // closed and reopened has a new router: the restream then ends).
+        match egress.replace_input(video, audio).await {
+            Ok(()) => {
+                tracing::info!(room = %room_id, egress = %egress.id(), "restream resumed with the teacher's new producers");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(room = %room_id, %error, "teacher's producers not usable yet")
+            }
+        }
+    }
+}
