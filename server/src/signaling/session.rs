@@ -139,10 +139,16 @@ impl Connection {
                 Some(Ok(AggregatedMessage::Pong(_))) => {}
                 Some(Ok(AggregatedMessage::Close(_))) | None => return,
                 Some(Err(error)) => {
-                    tracing::info!(peer = %self.peer_id, %error, "websocket protocol error; closing");
+                    // A dropped connection shows up here too (EOF mid-frame): not worth more than debug.
                     let code = match error {
-                        actix_ws::ProtocolError::Overflow => CloseCode::Size,
-                        _ => CloseCode::Protocol,
+                        actix_ws::ProtocolError::Overflow => {
+                            tracing::info!(peer = %self.peer_id, "frame over the hard limit; closing");
+                            CloseCode::Size
+                        }
+                        _ => {
+                            tracing::debug!(peer = %self.peer_id, %error, "websocket ended with an error");
+                            CloseCode::Protocol
+                        }
                     };
                     let _ = session.clone().close(Some(code.into())).await;
                     return;
