@@ -1,6 +1,6 @@
 // The admin HTTP API (server/src/http.rs), with the key as a bearer token.
 
-import type { PeerInfo, ProducerInfo, Role } from './protocol';
+import type { PeerInfo, ProducerId, ProducerInfo, Role } from './protocol';
 
 export interface PeerSummary extends PeerInfo {
   /** Worker slot its transports live on. */
@@ -30,6 +30,66 @@ export interface IssuedToken {
   expiresAt: number;
   url: string;
 }
+
+// --- restreams (server/src/restream.rs, egress/src/status.rs) -------------------
+
+export type Service = 'youtube' | 'twitch' | 'ivs' | 'custom';
+
+/** One destination as the admin gives it. The stream key goes to the server once and never comes back. */
+export type DestinationSpec =
+  | { service: 'youtube'; streamKey: string }
+  | { service: 'twitch'; streamKey: string; ingest?: string }
+  | { service: 'ivs'; streamKey: string; ingestEndpoint: string }
+  | { service: 'custom'; url: string; streamKey?: string };
+
+export interface StartRestream {
+  /** Default: the teacher's camera, else their screen (and then `audioProducerId` defaults to their microphone). */
+  videoProducerId?: ProducerId;
+  audioProducerId?: ProducerId;
+  destinations: DestinationSpec[];
+  videoMode?: 'auto' | 'reencode';
+}
+
+export type DestinationState =
+  | { state: 'starting' }
+  | { state: 'live' }
+  | { state: 'reconnecting'; attempt: number; lastError: string; retryInMs: number }
+  | { state: 'failed'; error: string }
+  | { state: 'stopped' };
+
+export type DestinationStatus = DestinationState & {
+  id: string;
+  /** The URL with the stream key replaced by `***`. */
+  url: string;
+  stats: { bytesOut: number; bitrateBps: number; uptimeSecs: number; reconnects: number };
+};
+
+export type StopReason = 'requested' | 'inputEnded' | 'routerClosed' | 'dropped';
+
+export type RestreamState =
+  | { state: 'starting' }
+  | { state: 'live' }
+  | { state: 'reconnecting' }
+  | { state: 'waitingForInput'; graceMs: number }
+  | { state: 'failed'; error: string }
+  | { state: 'stopped'; reason: StopReason };
+
+export type RestreamStatus = RestreamState & {
+  id: string;
+  /** The room. */
+  label: string;
+  input: {
+    video: { codec: 'vp8' } | { codec: 'h264'; profileLevelId: string | null };
+    videoPath: 'passthrough' | 'reencode';
+    hasAudio: boolean;
+    videoFlowing: boolean;
+    audioFlowing: boolean;
+  } | null;
+  stats: { uptimeSecs: number; fps: number; bitrateBps: number; bytesMuxed: number };
+  destinations: DestinationStatus[];
+};
+
+export const isFinal = (status: RestreamState): boolean => status.state === 'failed' || status.state === 'stopped';
 
 /** An HTTP error answer; `message` is the server's when it gave one. */
 export class ApiError extends Error {
@@ -62,5 +122,25 @@ export function adminApi(key: string) {
     kick: (room: string, peer: string) =>
       call<void>(key, 'DELETE', `/api/admin/rooms/${encodeURIComponent(room)}/peers/${encodeURIComponent(peer)}`),
     issueToken: (request: TokenRequest) => call<IssuedToken>(key, 'POST', '/api/admin/tokens', request),
+    /** Running restreams first, then recently ended ones. */
+    restreams: async (room?: string) =>
+      (
+        await call<{ restreams: RestreamStatus[] }>(
+          key,
+          'GET',
+          `/api/admin/restreams${room === undefined ? '' : `?room=${encodeURIComponent(room)}`}`,
+        )
+      ).restreams,
+    startRestream: (room: string, request: StartRestream) =>
+      call<RestreamStatus>(key, 'POST', `/api/admin/rooms/${encodeURIComponent(room)}/restreams`, request),
+    stopRestream: (id: string) => call<void>(key, 'DELETE', `/api/admin/restreams/${encodeURIComponent(id)}`),
+    addDestination: (id: string, destination: DestinationSpec) =>
+      call<{ destinationId: string }>(key, 'POST', `/api/admin/restreams/${encodeURIComponent(id)}/destinations`, destination),
+    removeDestination: (id: string, destination: string) =>
+      call<void>(
+        key,
+        'DELETE',
+        `/api/admin/restreams/${encodeURIComponent(id)}/destinations/${encodeURIComponent(destination)}`,
+      ),
   };
 }

@@ -1,8 +1,10 @@
-// The admin page: rooms, their participants and streams, join links, kicks.
+// The admin page: rooms, their participants and streams, join links, kicks,
+// and restreams (admin-restreams.ts).
 // It talks to the admin HTTP API with the admin key from the fragment
 // (#token=...&key=...) or typed in; the key never goes into a URL the server sees.
 
 import { adminApi, ApiError, type RoomSummary } from './admin-api';
+import { restreamPanel } from './admin-restreams';
 import { decodeClaims, fragmentParams } from './token';
 import { byId, el, notify, show } from './ui';
 
@@ -35,6 +37,7 @@ if (claims) {
   selected = claims.room;
   byId<HTMLInputElement>('issue-room').value = claims.room;
 }
+const restreams = restreamPanel(() => key, selected);
 
 function setBadge(state: 'live' | 'reconnecting' | 'ended' | 'connecting', text: string): void {
   badge.dataset.state = state;
@@ -54,6 +57,7 @@ keyForm.addEventListener('submit', (event) => {
   key = keyInput.value.trim();
   keyInput.value = '';
   void refresh();
+  void restreams.refresh();
 });
 
 /** Reloads the room list (and the open room), then again in a few seconds. */
@@ -68,6 +72,7 @@ async function refresh(): Promise<void> {
     show(roomsError, false);
     setBadge('live', 'Connected');
     renderRooms(rooms);
+    restreams.setRooms(rooms);
     if (selected) await loadRoom(api, selected);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return askForKey('The server refused this admin key.');
@@ -112,6 +117,7 @@ function renderRooms(rooms: RoomSummary[]): void {
 
 function openRoom(room: string): void {
   selected = room;
+  restreams.followRoom(room);
   void refresh().then(() => byId('room-title').scrollIntoView({ block: 'start' }));
 }
 
@@ -246,3 +252,4 @@ byId('copy-url').addEventListener('click', () => {
 });
 
 void refresh();
+void restreams.refresh();

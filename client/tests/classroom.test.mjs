@@ -450,7 +450,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
     // The admin page reads the admin API; it is not a peer of the room.
     await until('all participants listed', async () => (await admin.locator('#peers-body tr').count()) === STUDENTS + 1);
     assert.equal(await admin.locator('#producers-body tr').count(), 3);
-    assert.equal(await admin.locator('#egress').count(), 1, 'the egress section is reserved');
+    assert.equal(await admin.locator('#egress').count(), 1, 'the restream section is there');
     results.screenshots = [
       await screenshot(teacher, 'teacher-live'),
       await screenshot(students[0], 'student-watching'),

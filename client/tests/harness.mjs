@@ -33,7 +33,7 @@ export const CHROMIUM_ARGS = [
   '--mute-audio',
 ];
 
-// Servers this process started: killed if it exits before stopping them.
+// Child processes this process started: killed if it exits before stopping them.
 const children = new Set();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -43,6 +43,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     for (const child of children) child.kill('SIGKILL');
     process.exit(130);
   });
+}
+
+/** Another child process (an ingest, a probe) to kill if this process exits before the test stops it. */
+export function ownChild(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
 }
 
 /** A TCP port nothing listens on right now. */

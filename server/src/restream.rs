@@ -7,7 +7,7 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::RoomId;
-use crate::room::{Room, Rooms};
+use crate::room::{Room, RoomHold, Rooms};
 use crate::signaling::protocol::{Notification, Source};
 use mediasoup::prelude::*;
 use podium_egress::{
@@ -99,14 +99,18 @@ impl Restreams {
         tracing::info!(room = %room.id(), egress = %egress.id(), "restream started");
         tokio::spawn(supervise(
             egress.clone(),
-            room.id().clone(),
+            room.hold(),
             Arc::clone(&self.rooms),
         ));
         Ok(egress.status())
     }
 
+    /// Stops a restream; stopping one that has ended already is fine.
     pub async fn stop(&self, id: EgressId) -> Result<()> {
-        self.manager.stop(id).await.map_err(egress_error)
+        match self.manager.stop(id).await {
+            Err(EgressError::Ended) if self.manager.status(id).is_some() => Ok(()),
+            result => result.map_err(egress_error),
+        }
     }
 
     pub fn get(&self, id: EgressId) -> Result<EgressStatus> {
@@ -175,13 +179,12 @@ fn egress_error(error: EgressError) -> Error {
 /// Tells the room's staff of every change, and when the teacher's video ends,
 /// feeds the restream the teacher's new producers once they come back
 /// (within the grace period; the egress stops by itself after it).
-async fn supervise(egress: podium_egress::Egress, room_id: RoomId, rooms: Arc<Rooms>) {
+async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Rooms>) {
+    let room = Arc::clone(hold.room());
     let mut events = egress.events();
     let notify = |status: &EgressStatus| {
-        if let Ok(room) = rooms.get(&room_id) {
-            let egress = serde_json::to_value(status).expect("status serializes");
-            room.notify_staff(&Notification::EgressStatus { egress });
-        }
+        let egress = serde_json::to_value(status).expect("status serializes");
+        room.notify_staff(&Notification::EgressStatus { egress });
     };
     notify(&egress.status());
     loop {
@@ -200,34 +203,37 @@ async fn supervise(egress: podium_egress::Egress, room_id: RoomId, rooms: Arc<Ro
             ..
         } = event
         {
-            wait_for_teacher(&egress, &room_id, &rooms).await;
+            wait_for_teacher(&egress, &room).await;
         }
     }
-    tracing::info!(room = %room_id, egress = %egress.id(), state = ?egress.status().state, "restream ended");
+    tracing::info!(room = %room.id(), egress = %egress.id(), state = ?egress.status().state, "restream ended");
+    drop(hold);
+    rooms.release(room.id());
 }
 
-async fn wait_for_teacher(egress: &podium_egress::Egress, room_id: &RoomId, rooms: &Rooms) {
+async fn wait_for_teacher(egress: &podium_egress::Egress, room: &Room) {
     loop {
         tokio::time::sleep(TEACHER_POLL).await;
         if egress.status().state.is_final() {
             return;
         }
-        let Ok(room) = rooms.get(room_id) else {
-            continue;
-        };
         let Some(video) = room.teacher_producer(&[Source::Camera, Source::Screen]) else {
             continue;
         };
         let audio = room.teacher_producer(&[Source::Mic]);
-        // Only producers on the restream's router can feed it (a room that
-        // closed and reopened has a new router: the restream then ends).
+        // The room stayed open (held), so the teacher's new producers are on
+        // the restream's router, or can be piped there.
+        if let Err(error) = room.home_router_with(&[Some(video), audio]).await {
+            tracing::debug!(room = %room.id(), %error, "teacher's producers not ready yet");
+            continue;
+        }
         match egress.replace_input(video, audio).await {
             Ok(()) => {
-                tracing::info!(room = %room_id, egress = %egress.id(), "restream resumed with the teacher's new producers");
+                tracing::info!(room = %room.id(), egress = %egress.id(), "restream resumed with the teacher's new producers");
                 return;
             }
             Err(error) => {
-                tracing::debug!(room = %room_id, %error, "teacher's producers not usable yet")
+                tracing::debug!(room = %room.id(), %error, "teacher's producers not usable yet")
             }
         }
     }

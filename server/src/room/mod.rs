@@ -60,6 +60,9 @@ struct RoomState {
     pipes: HashMap<(usize, ProducerId), PipeProducerToRouterPair>,
     /// Joins under way (placed, not yet inserted): the room stays open for them.
     joining: usize,
+    /// Restreams running from this room: it stays open for them, so that a
+    /// teacher streaming to an empty room comes back to the same router.
+    holds: usize,
     /// Set by the registry once the room is empty: it is then dropped.
     closed: bool,
 }
@@ -99,6 +102,22 @@ struct RoomRouter {
 struct ProducerEntry {
     info: ProducerInfo,
     slot: usize,
+}
+
+/// Keeps a room open while it lives (see [`Room::hold`]); the registry
+/// closes the room once it is empty and unheld.
+pub struct RoomHold(Arc<Room>);
+
+impl RoomHold {
+    pub fn room(&self) -> &Arc<Room> {
+        &self.0
+    }
+}
+
+impl Drop for RoomHold {
+    fn drop(&mut self) {
+        self.0.state.lock().holds -= 1;
+    }
 }
 
 /// Posted by mediasoup callbacks; handled by the room's task.
@@ -335,10 +354,16 @@ impl Room {
     /// Closes the room if nobody is in it or joining it; true if closed.
     pub fn try_close(&self) -> bool {
         let mut state = self.state.lock();
-        if state.peers.is_empty() && state.joining == 0 {
+        if state.peers.is_empty() && state.joining == 0 && state.holds == 0 {
             state.closed = true;
         }
         state.closed
+    }
+
+    /// Keeps the room open (with its routers) until the hold is dropped.
+    pub fn hold(self: &Arc<Self>) -> RoomHold {
+        self.state.lock().holds += 1;
+        RoomHold(Arc::clone(self))
     }
 
     /// Closes a peer's connection with `reason` and removes it.
