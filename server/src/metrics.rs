@@ -16,13 +16,6 @@ pub fn render(app: &AppState) -> String {
         consumers += c;
     }
 
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
     let per_worker = |f: &dyn Fn(&crate::workers::WorkerStats) -> f64| -> Vec<(String, f64)> {
         workers
             .iter()
@@ -32,54 +25,63 @@ pub fn render(app: &AppState) -> String {
     let one = |v: f64| vec![(String::new(), v)];
 
     metric(
+        &mut out,
         "podium_workers",
         "gauge",
         "mediasoup workers alive.",
         &one(workers.iter().filter(|w| w.alive).count() as f64),
     );
     metric(
+        &mut out,
         "podium_worker_cpu_seconds_total",
         "counter",
         "CPU time of each mediasoup worker thread.",
         &per_worker(&|w| w.cpu_seconds),
     );
     metric(
+        &mut out,
         "podium_worker_peers",
         "gauge",
         "Peers whose media each worker carries.",
         &per_worker(&|w| w.peers as f64),
     );
     metric(
+        &mut out,
         "podium_worker_restarts_total",
         "counter",
         "Workers that died and were replaced.",
         &per_worker(&|w| w.restarts as f64),
     );
     metric(
+        &mut out,
         "podium_rooms",
         "gauge",
         "Open rooms.",
         &one(rooms.len() as f64),
     );
     metric(
+        &mut out,
         "podium_peers",
         "gauge",
         "Peers in rooms.",
         &one(peers as f64),
     );
     metric(
+        &mut out,
         "podium_producers",
         "gauge",
         "Producers in rooms.",
         &one(producers as f64),
     );
     metric(
+        &mut out,
         "podium_consumers",
         "gauge",
         "Consumers in rooms.",
         &one(consumers as f64),
     );
     metric(
+        &mut out,
         "podium_ws_connections",
         "gauge",
         "Open signaling WebSockets.",
@@ -97,70 +99,78 @@ fn restreams(out: &mut String, all: &[podium_egress::EgressStatus]) {
             .and_then(|v| v["state"].as_str().map(str::to_owned))
             .unwrap_or_default()
     };
-    let _ = writeln!(out, "# HELP podium_restreams Running restreams, by state.");
-    let _ = writeln!(out, "# TYPE podium_restreams gauge");
-    for state in ["starting", "live", "reconnecting", "waitingForInput"] {
-        let n = running.iter().filter(|s| state_name(s) == state).count();
-        let _ = writeln!(out, "podium_restreams{{state=\"{state}\"}} {n}");
-    }
-    let _ = writeln!(
+    let by_state: Vec<_> = ["starting", "live", "reconnecting", "waitingForInput"]
+        .iter()
+        .map(|state| {
+            let n = running.iter().filter(|s| state_name(s) == *state).count();
+            (format!("{{state=\"{state}\"}}"), n as f64)
+        })
+        .collect();
+    metric(
         out,
-        "# HELP podium_restream_fps Frames per second muxed by a running restream."
+        "podium_restreams",
+        "gauge",
+        "Running restreams, by state.",
+        &by_state,
     );
-    let _ = writeln!(out, "# TYPE podium_restream_fps gauge");
-    for s in &running {
-        let _ = writeln!(
-            out,
-            "podium_restream_fps{{restream=\"{}\",room=\"{}\"}} {}",
-            s.id, s.label, s.stats.fps
-        );
-    }
-    let _ = writeln!(
+    let fps: Vec<_> = running
+        .iter()
+        .map(|s| {
+            (
+                format!("{{restream=\"{}\",room=\"{}\"}}", s.id, s.label),
+                s.stats.fps,
+            )
+        })
+        .collect();
+    metric(
         out,
-        "# HELP podium_restream_destination_bitrate_bps Bits per second sent to a destination."
+        "podium_restream_fps",
+        "gauge",
+        "Frames per second muxed by a running restream.",
+        &fps,
     );
-    let _ = writeln!(out, "# TYPE podium_restream_destination_bitrate_bps gauge");
-    for s in &running {
-        for d in &s.destinations {
-            let _ = writeln!(
-                out,
-                "podium_restream_destination_bitrate_bps{{restream=\"{}\",destination=\"{}\"}} {}",
-                s.id, d.id, d.stats.bitrate_bps
-            );
-        }
-    }
-    let _ = writeln!(
+    let per_destination =
+        |f: &dyn Fn(&podium_egress::DestinationStats) -> f64| -> Vec<(String, f64)> {
+            running
+                .iter()
+                .flat_map(|s| {
+                    s.destinations.iter().map(move |d| {
+                        (
+                            format!("{{restream=\"{}\",destination=\"{}\"}}", s.id, d.id),
+                            f(&d.stats),
+                        )
+                    })
+                })
+                .collect()
+        };
+    metric(
         out,
-        "# HELP podium_restream_destination_bytes_total Bytes sent to a destination."
+        "podium_restream_destination_bitrate_bps",
+        "gauge",
+        "Bits per second sent to a destination.",
+        &per_destination(&|d| d.bitrate_bps as f64),
     );
-    let _ = writeln!(
+    metric(
         out,
-        "# TYPE podium_restream_destination_bytes_total counter"
+        "podium_restream_destination_bytes_total",
+        "counter",
+        "Bytes sent to a destination.",
+        &per_destination(&|d| d.bytes_out as f64),
     );
-    for s in &running {
-        for d in &s.destinations {
-            let _ = writeln!(
-                out,
-                "podium_restream_destination_bytes_total{{restream=\"{}\",destination=\"{}\"}} {}",
-                s.id, d.id, d.stats.bytes_out
-            );
-        }
-    }
-    let _ = writeln!(
+    metric(
         out,
-        "# HELP podium_restream_destination_reconnects_total Reconnections of a destination."
+        "podium_restream_destination_reconnects_total",
+        "counter",
+        "Reconnections of a destination.",
+        &per_destination(&|d| f64::from(d.reconnects)),
     );
-    let _ = writeln!(
-        out,
-        "# TYPE podium_restream_destination_reconnects_total counter"
-    );
-    for s in &running {
-        for d in &s.destinations {
-            let _ = writeln!(
-                out,
-                "podium_restream_destination_reconnects_total{{restream=\"{}\",destination=\"{}\"}} {}",
-                s.id, d.id, d.stats.reconnects
-            );
-        }
+}
+
+/// One metric family: HELP, TYPE, then a sample per (labels, value).
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
     }
 }

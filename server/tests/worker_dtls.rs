@@ -105,17 +105,7 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
         .create_router(RouterOptions::new(vec![opus_codec()]))
         .await
         .unwrap();
-    let listen = ListenInfo {
-        protocol: Protocol::Udp,
-        ip: LOCALHOST,
-        announced_address: None,
-        expose_internal_ip: false,
-        port: None,
-        port_range: None,
-        flags: None,
-        send_buffer_size: None,
-        recv_buffer_size: None,
-    };
+    let listen = loopback_listen_info();
     let transport = router
         .create_webrtc_transport(WebRtcTransportOptions::new(
             WebRtcTransportListenInfos::new(listen),

@@ -19,20 +19,6 @@ use webrtc_srtp::protection_profile::ProtectionProfile;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn listen_info() -> ListenInfo {
-    ListenInfo {
-        protocol: Protocol::Udp,
-        ip: LOCALHOST,
-        announced_address: None,
-        expose_internal_ip: false,
-        port: None,
-        port_range: None,
-        flags: None,
-        send_buffer_size: None,
-        recv_buffer_size: None,
-    }
-}
-
 fn profile(suite: SrtpCryptoSuite) -> ProtectionProfile {
     match suite {
         SrtpCryptoSuite::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
@@ -59,7 +45,7 @@ fn random_key(suite: SrtpCryptoSuite) -> Vec<u8> {
 async fn round_trip(router: &Router, suite: SrtpCryptoSuite) {
     let ssrc = 0x5000_0000 + suite as u32;
     // Ingress: we encrypt with our key, the worker decrypts.
-    let mut options = PlainTransportOptions::new(listen_info());
+    let mut options = PlainTransportOptions::new(loopback_listen_info());
     options.rtcp_mux = true;
     options.comedia = true;
     options.enable_srtp = true;

@@ -7,6 +7,21 @@ use std::num::{NonZeroU8, NonZeroU32};
 
 pub const OPUS_PT: u8 = 100;
 
+/// UDP on 127.0.0.1, any port.
+pub fn loopback_listen_info() -> ListenInfo {
+    ListenInfo {
+        protocol: Protocol::Udp,
+        ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        announced_address: None,
+        expose_internal_ip: false,
+        port: None,
+        port_range: None,
+        flags: None,
+        send_buffer_size: None,
+        recv_buffer_size: None,
+    }
+}
+
 pub fn opus_codec() -> RtpCodecCapability {
     RtpCodecCapability::Audio {
         mime_type: MimeTypeAudio::Opus,
