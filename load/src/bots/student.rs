@@ -1,0 +1,237 @@
+//! A student: join, receive transport, ICE + DTLS (via its shard), consume
+//! and resume every producer, pin the simulcast layer, then stay until told
+//! to leave or closed by the server.
+
+use super::SharedCtx;
+use super::params::{self, Consumed};
+use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind, new_rtc};
+use crate::signaling::{Signal, SignalError};
+use serde_json::json;
+use std::time::Instant;
+use str0m::Candidate;
+use str0m::ice::IceCreds;
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
+
+/// How a student ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Exit {
+    /// Says `leave`, then closes.
+    Leave,
+    /// Closes the WebSocket without a word (a tab closed).
+    Drop,
+}
+
+/// Runs one student to the end. Everything it has to say goes to `events`.
+pub async fn run(
+    ctx: SharedCtx,
+    bot: BotId,
+    name: String,
+    exit: oneshot::Receiver<Exit>,
+    events: UnboundedSender<BotEvent>,
+) {
+    let token = match ctx.token(&name, "student").await {
+        Ok(token) => token,
+        Err(error) => {
+            let _ = events.send(BotEvent::JoinFailed {
+                bot,
+                started: Instant::now(),
+                error: format!("token: {error:#}"),
+            });
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut phases = Phases::new(started);
+    let joined = tokio::time::timeout(ctx.join_timeout, join(&ctx, bot, &token, &mut phases)).await;
+    let signal = match joined {
+        Ok(Ok(signal)) => {
+            let _ = events.send(BotEvent::Joined {
+                bot,
+                started,
+                signaled: Instant::now(),
+                phases: phases.ms,
+            });
+            signal
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(bot, error = %format!("{error:#}"), "join failed");
+            ctx.shard(bot).remove(bot);
+            let _ = events.send(BotEvent::JoinFailed {
+                bot,
+                started,
+                error: format!("{error:#}"),
+            });
+            return;
+        }
+        Err(_) => {
+            ctx.shard(bot).remove(bot);
+            let _ = events.send(BotEvent::JoinFailed {
+                bot,
+                started,
+                error: format!("no answer within {:?}", ctx.join_timeout),
+            });
+            return;
+        }
+    };
+    let reason = stay(&ctx, bot, signal, exit).await;
+    ctx.shard(bot).remove(bot);
+    let _ = events.send(BotEvent::Ended { bot, reason });
+}
+
+/// Times the parts of a join.
+struct Phases {
+    last: Instant,
+    ms: [f64; JOIN_PHASES.len()],
+}
+
+impl Phases {
+    fn new(started: Instant) -> Self {
+        Self {
+            last: started,
+            ms: [0.0; JOIN_PHASES.len()],
+        }
+    }
+
+    /// The phase at `index` ended now (phases may be entered more than once).
+    fn done(&mut self, index: usize) {
+        let now = Instant::now();
+        self.ms[index] += now.saturating_duration_since(self.last).as_secs_f64() * 1000.0;
+        self.last = now;
+    }
+}
+
+async fn join(
+    ctx: &SharedCtx,
+    bot: BotId,
+    token: &str,
+    phases: &mut Phases,
+) -> anyhow::Result<Signal> {
+    let shard = ctx.shard(bot);
+    let mut signal = Signal::connect(&ctx.ws_url(token)).await?;
+    phases.done(0);
+    let joined = signal.request("join", json!({})).await?;
+    signal
+        .request(
+            "setRtpCapabilities",
+            json!({ "rtpCapabilities": params::rtp_capabilities() }),
+        )
+        .await?;
+    phases.done(1);
+    let transport = params::parse_transport(
+        &signal
+            .request("createTransport", json!({ "direction": "recv" }))
+            .await?,
+    )?;
+
+    phases.done(2);
+    let mut rtc = new_rtc(&ctx.cert, Instant::now());
+    rtc.add_local_candidate(Candidate::host(shard.local, "udp")?);
+    rtc.add_remote_candidate(Candidate::host(transport.udp, "udp")?);
+    let local_fingerprint = {
+        let mut api = rtc.direct_api();
+        api.set_ice_controlling(true);
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: transport.ufrag.clone(),
+            pass: transport.password.clone(),
+        });
+        api.set_remote_fingerprint(transport.fingerprint.clone());
+        let fingerprint = api.local_dtls_fingerprint().clone();
+        api.start_dtls(true)?;
+        fingerprint
+    };
+    signal
+        .request(
+            "connectTransport",
+            json!({
+                "transportId": transport.id,
+                "dtlsParameters": params::dtls_parameters(&local_fingerprint),
+            }),
+        )
+        .await?;
+    phases.done(3);
+
+    let mut consumers = Vec::new();
+    for producer in params::producer_ids(&joined["producers"]) {
+        consumers.push(consume(ctx, &mut signal, &producer).await?);
+    }
+    phases.done(4);
+    // Media starts flowing as soon as the shard runs ICE and DTLS.
+    shard.add(
+        bot,
+        rtc,
+        transport.udp,
+        consumers.iter().map(|c| c.stream.clone()).collect(),
+    );
+    for consumer in &consumers {
+        signal
+            .request("resumeConsumer", json!({ "consumerId": consumer.id }))
+            .await?;
+    }
+    phases.done(5);
+    Ok(signal)
+}
+
+/// `consume`, then pins the video layer (before the consumer is resumed).
+async fn consume(ctx: &SharedCtx, signal: &mut Signal, producer: &str) -> anyhow::Result<Consumed> {
+    let consumed = params::parse_consumed(
+        &signal
+            .request("consume", json!({ "producerId": producer }))
+            .await?,
+    )?;
+    if consumed.kind == Kind::Video && consumed.simulcast {
+        signal
+            .request(
+                "setConsumerPreferredLayers",
+                json!({ "consumerId": consumed.id, "spatialLayer": ctx.layer }),
+            )
+            .await?;
+    }
+    Ok(consumed)
+}
+
+/// Follows notifications (new producers) until told to go or closed.
+async fn stay(
+    ctx: &SharedCtx,
+    bot: BotId,
+    mut signal: Signal,
+    mut exit: oneshot::Receiver<Exit>,
+) -> String {
+    loop {
+        tokio::select! {
+            how = &mut exit => {
+                match how.unwrap_or(Exit::Drop) {
+                    Exit::Leave => signal.leave().await,
+                    Exit::Drop => signal.drop_connection().await,
+                }
+                return "left".into();
+            }
+            notification = signal.notification() => match notification {
+                Ok(n) if n.name == "newProducer" => {
+                    let producers = params::producer_ids(&json!([n.data["producer"]]));
+                    for producer in producers {
+                        match consume(ctx, &mut signal, &producer).await {
+                            Ok(consumed) => {
+                                ctx.shard(bot).add_streams(bot, vec![consumed.stream.clone()]);
+                                if let Err(error) = signal
+                                    .request("resumeConsumer", json!({ "consumerId": consumed.id }))
+                                    .await
+                                {
+                                    return format!("resumeConsumer: {error}");
+                                }
+                            }
+                            Err(error) => tracing::warn!(bot, error = %format!("{error:#}"), "consume failed"),
+                        }
+                    }
+                }
+                Ok(n) if n.name == "closed" => {
+                    return format!("closed by the server: {}", n.data["reason"]);
+                }
+                Ok(_) => {}
+                Err(SignalError::Closed(reason)) => {
+                    return format!("connection closed ({})", reason.unwrap_or_default());
+                }
+                Err(error) => return error.to_string(),
+            }
+        }
+    }
+}

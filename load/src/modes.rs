@@ -1,0 +1,377 @@
+//! The three things the tool does, end to end: ramp, churn, smoke.
+
+use crate::bots::student::Exit;
+use crate::churn::{self, ChurnReport};
+use crate::cli::{ChurnArgs, Common, RampArgs, SmokeArgs};
+use crate::measure::{self, judge};
+use crate::media::{LAYERS, MediaSet, OPUS_KBPS};
+use crate::procfs::Machine;
+use crate::report::{EngineCeiling, Report, Run, table};
+use crate::session::{Session, Setup};
+use crate::{plot, ramp};
+use anyhow::{Context, bail};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn setup(common: &Common) -> anyhow::Result<Setup> {
+    for dir in [Some(&common.out), common.logs.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if common.url.is_none() && !common.server_bin.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p podium-server)",
+            common.server_bin.display()
+        );
+    }
+    Ok(Setup {
+        server_bin: common.server_bin.clone(),
+        existing: common.url.clone().zip(common.pid),
+        shards: common.shards,
+        shard_buffer: common.socket_buffer,
+        layers: common.layers,
+        student_layer: common.student_layer,
+        rtc_ports: common.rtc_port_range()?,
+        server_log_filter: common.server_log.clone(),
+        server_env: common.env_pairs()?,
+        join_timeout: Duration::from_secs(common.join_timeout),
+        log_dir: common.logs.clone().unwrap_or_else(|| common.out.clone()),
+        room: "loadtest".into(),
+    })
+}
+
+fn media(common: &Common) -> anyhow::Result<Arc<MediaSet>> {
+    let media = MediaSet::load_or_encode(&common.media_dir)?;
+    for (i, clip) in media.video.iter().enumerate() {
+        tracing::info!(
+            layer = i,
+            kbps = clip.kbps().round(),
+            pps = clip.packets_per_second().round(),
+            keyframes = clip.keyframes.len(),
+            "VP8 layer"
+        );
+    }
+    tracing::info!(
+        kbps = media.audio.kbps().round(),
+        pps = media.audio.packets_per_second().round(),
+        "Opus"
+    );
+    Ok(Arc::new(media))
+}
+
+fn teacher_description(common: &Common, media: &MediaSet) -> String {
+    let layers: Vec<String> = LAYERS
+        .iter()
+        .zip(&media.video)
+        .take(common.layers.clamp(1, 3))
+        .map(|(l, clip)| format!("{}x{} ~{:.0} kbit/s", l.width, l.height, clip.kbps()))
+        .collect();
+    format!(
+        "publisher bot replaying pre-encoded media (made once by GStreamer: videotestsrc smpte -> vp8enc real-time CBR, 30 fps, keyframe every 2 s; audiotestsrc -> opusenc CBR {OPUS_KBPS} kbit/s, 20 ms): \
+         VP8 simulcast {} layer(s) [{}] + Opus ~{:.0} kbit/s; students pin spatial layer {}",
+        layers.len(),
+        layers.join(", "),
+        media.audio.kbps(),
+        common.student_layer
+    )
+}
+
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn script() -> Option<String> {
+    std::env::var("LOADTEST_SCRIPT").ok()
+}
+
+const NOTES: [&str; 4] = [
+    "Students are str0m peers (RTP mode) on the same machine as the server: ICE (controlling), DTLS client, SRTP; they announce Opus and VP8 without RTX, NACK or transport-cc, so every RTP sequence gap counts as loss and mediasoup runs no bandwidth estimation.",
+    "join_* : WebSocket opened -> join, setRtpCapabilities, createTransport, connectTransport, consume x2, setConsumerPreferredLayers, resumeConsumer x2 answered. first_video_* : WebSocket opened -> first video RTP packet (ICE, DTLS, keyframe included).",
+    "cpu_pct_per_worker from /metrics podium_worker_cpu_seconds_total deltas (the worker threads' /proc stat); server_cpu_pct and bots_cpu_pct from /proc/<pid>/stat; rss_mb is the server's VmRSS; sfu_out_* is what the bots' sockets received from the SFU.",
+    "pps_per_worker_core and consumers_per_worker_core divide by the worker CPU actually used (sum over workers, in cores): compare with the engine ceiling below.",
+];
+
+pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let setup = setup(common)?;
+    let media = media(common)?;
+    let plan = ramp::Plan {
+        steps: args.steps.clone(),
+        beyond: args.beyond,
+        max_students: args.max_students,
+        window: Duration::from_secs(args.window),
+        settle: Duration::from_secs(args.settle),
+        join_rate: args.join_rate,
+        storm: args.storm,
+        goal_loss_pct: common.goal_loss,
+        goal_join_p95_ms: common.goal_join_p95,
+        max_missed: args.max_missed,
+        max_others_cpu_pct: args.max_others_cpu,
+        retries: args.retries,
+    };
+    let mut runs: Vec<Run> = Vec::new();
+    for &workers in &common.workers {
+        println!("\n== {workers} worker(s)");
+        print!("{}", table(&[]));
+        let mut session = Session::open(
+            &setup,
+            workers,
+            Arc::clone(&media),
+            &format!("ramp-w{workers}"),
+        )
+        .await?;
+        let mut run = ramp::ramp(&mut session, &plan).await;
+        let (teacher, tail, stopped) = session.close().await;
+        run.teacher = teacher;
+        run.server_log_tail = tail;
+        tracing::info!(workers, %stopped, "server stopped");
+        println!("-- {workers} worker(s): {}", run.stopped);
+        runs.push(run);
+    }
+    let name = common.name.clone().unwrap_or_else(|| "loadtest".into());
+    let report = Report {
+        machine: Machine::here(),
+        command: command_line(),
+        script: script(),
+        generated_at: unix_now(),
+        teacher_media: teacher_description(common, &media),
+        engine_ceiling: EngineCeiling::default(),
+        steps: runs.iter().flat_map(|r| r.steps.iter().cloned()).collect(),
+        runs,
+        notes: NOTES.iter().map(|s| s.to_string()).collect(),
+    };
+    let json = common.out.join(format!("{name}.json"));
+    report.write_json(&json)?;
+    std::fs::write(common.out.join(format!("{name}.md")), report.markdown())?;
+    let png = common.out.join(format!("{name}.png"));
+    if let Err(error) = plot::ramp(&report.runs, &png) {
+        tracing::warn!(error = %format!("{error:#}"), "no plot");
+    }
+    println!("\n{}", report.markdown());
+    println!("written: {} (+ .md, .png)", json.display());
+    Ok(())
+}
+
+pub async fn churn(args: ChurnArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let setup = setup(common)?;
+    let media = media(common)?;
+    let workers = common.workers.last().copied().unwrap_or(2);
+    let plan = churn::Plan {
+        students: args.students,
+        rate: args.rate,
+        duration: Duration::from_secs_f64(args.minutes * 60.0),
+        sample: Duration::from_secs(args.sample_secs),
+        warmup: Duration::from_secs(args.warmup_secs),
+        join_rate: args.join_rate,
+        goal_loss_pct: common.goal_loss,
+        goal_join_p95_ms: common.goal_join_p95,
+    };
+    let mut session = Session::open(&setup, workers, media, "churn").await?;
+    let samples = churn::churn(&mut session, &plan).await;
+    let alive = session.server.is_running();
+    let (_, _, stopped) = session.close().await;
+    let summary = churn::summarize(&samples, plan.warmup);
+    let minutes = samples.last().map_or(0.0, |s| s.minute);
+    let verdict = if alive {
+        churn::memory_verdict(&summary, minutes)
+    } else {
+        "the server died".to_owned()
+    };
+    let report = ChurnReport {
+        machine: Machine::here(),
+        command: command_line(),
+        script: script(),
+        generated_at: unix_now(),
+        workers,
+        students: plan.students,
+        replaced_per_second: plan.rate,
+        minutes,
+        summary,
+        samples,
+        verdict: verdict.clone(),
+        server_stopped: stopped,
+    };
+    let name = common.name.clone().unwrap_or_else(|| "churn".into());
+    let json = common.out.join(format!("{name}.json"));
+    std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")?;
+    let title = format!(
+        "server RSS, {} students, {} replaced/s, {} worker(s)",
+        plan.students, plan.rate, workers
+    );
+    if let Err(error) = plot::churn(
+        &report.samples,
+        &common.out.join(format!("{name}.png")),
+        &title,
+    ) {
+        tracing::warn!(error = %format!("{error:#}"), "no plot");
+    }
+    let md = format!(
+        "# Podium churn run\n\n- Machine: {} ({} cores, {} GB)\n{}- Command: `{}`\n\n{} students, {} replaced per second (half `leave`, half dropped connections), {} worker(s), {:.1} minutes: {} joins, {} failed.\n\n\
+         Server RSS: {:.1} MB after {} s of warm-up, {:.1} MB at the end ({:+.1} MB), max {:.1} MB; trend {:+.2} MB/min after the warm-up, {:+.2} MB/min over the second half. Loss {:.2} %.\n\nVerdict: {}\n",
+        report.machine.cpu,
+        report.machine.cores,
+        report.machine.memory_gb,
+        report
+            .script
+            .as_ref()
+            .map_or(String::new(), |s| format!("- Script: `{s}`\n")),
+        report.command,
+        plan.students,
+        plan.rate,
+        workers,
+        minutes,
+        summary.joins,
+        summary.join_failures,
+        summary.rss_after_warmup_mb,
+        args.warmup_secs,
+        summary.rss_end_mb,
+        summary.rss_end_mb - summary.rss_after_warmup_mb,
+        summary.rss_max_mb,
+        summary.rss_slope_mb_per_min,
+        summary.rss_slope_second_half_mb_per_min,
+        summary.loss_pct,
+        verdict
+    );
+    std::fs::write(common.out.join(format!("{name}.md")), &md)?;
+    println!("\n{md}\nwritten: {}", json.display());
+    Ok(())
+}
+
+/// The smoke test: returns an error (exit 1) when an assertion fails.
+pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let setup = setup(common)?;
+    let media = media(common)?;
+    let workers = common.workers.last().copied().unwrap_or(2);
+    let mut session = Session::open(&setup, workers, media, "smoke").await?;
+    let mut failures: Vec<String> = Vec::new();
+
+    let ids = session.crowd.spawn_many(args.students, 0.0).await;
+    session.crowd.settle(&ids, Duration::from_secs(60)).await;
+    session.crowd.idle(Duration::from_secs(2)).await;
+    let before = session.probe().await;
+    session.crowd.idle(Duration::from_secs(args.secs)).await;
+    let after = session.probe().await;
+    let figures = session.crowd.figures(&ids, true);
+    let mut step = measure::step("smoke", workers, args.students, &before, &after, &figures);
+    step.verdict = judge(&step, common.goal_loss, common.goal_join_p95).2;
+    print!("{}", table(std::slice::from_ref(&step)));
+    if figures.failures > 0 {
+        failures.push(format!(
+            "{} of {} joins failed: {:?}",
+            figures.failures, args.students, figures.errors
+        ));
+    }
+    if step.students_receiving < args.students {
+        failures.push(format!(
+            "{} of {} students received audio and video",
+            step.students_receiving, args.students
+        ));
+    }
+    if step.loss_pct > args.max_loss {
+        failures.push(format!("loss {:.2} % > {} %", step.loss_pct, args.max_loss));
+    }
+    if step.packets_expected == 0 {
+        failures.push("no media at all".into());
+    }
+
+    // A little churn: students leave (politely or not) and others come.
+    let live = session.crowd.live();
+    let mut replacements = Vec::new();
+    for (i, bot) in live.iter().take(args.churn).enumerate() {
+        session
+            .crowd
+            .dismiss(*bot, if i % 2 == 0 { Exit::Leave } else { Exit::Drop });
+        replacements.push(session.crowd.spawn());
+    }
+    session
+        .crowd
+        .settle(&replacements, Duration::from_secs(30))
+        .await;
+    let churned = session.crowd.figures(&replacements, true);
+    if churned.failures > 0 || churned.without_media > 0 {
+        failures.push(format!(
+            "after churn: {} rejoins failed, {} without media: {:?}",
+            churned.failures, churned.without_media, churned.errors
+        ));
+    }
+    // Leaving takes the server a moment: wait for its count to match.
+    let expected_peers = (args.students + 1) as f64;
+    let mut scrape = session
+        .server
+        .scrape(&session.ctx.client)
+        .await
+        .unwrap_or_default();
+    for _ in 0..50 {
+        if scrape.peers == expected_peers {
+            break;
+        }
+        session.crowd.idle(Duration::from_millis(100)).await;
+        scrape = session
+            .server
+            .scrape(&session.ctx.client)
+            .await
+            .unwrap_or_default();
+    }
+    if scrape.worker_restarts > 0.0 {
+        failures.push(format!(
+            "{} mediasoup worker(s) restarted",
+            scrape.worker_restarts
+        ));
+    }
+    if scrape.peers != expected_peers {
+        failures.push(format!(
+            "the server counts {} peers, expected {expected_peers}",
+            scrape.peers
+        ));
+    }
+    if !session.teacher.as_ref().is_some_and(|t| t.is_alive()) {
+        failures.push("the teacher's connection closed".into());
+    }
+    if !session.server.is_running() {
+        failures.push("the server died".into());
+    }
+    let (teacher, tail, stopped) = session.close().await;
+    if !stopped.starts_with("stopped") {
+        failures.push(format!("the server did not stop cleanly: {stopped}"));
+    }
+    let name = common.name.clone().unwrap_or_else(|| "smoke".into());
+    let result = serde_json::json!({
+        "machine": Machine::here(),
+        "command": command_line(),
+        "steps": [step],
+        "rejoins": { "count": replacements.len(), "join_p95_ms": churned.join.p95, "failures": churned.failures },
+        "teacher": teacher,
+        "server_stopped": stopped,
+        "failures": failures,
+    });
+    std::fs::write(
+        common.out.join(format!("{name}.json")),
+        serde_json::to_string_pretty(&result)? + "\n",
+    )?;
+    if failures.is_empty() {
+        println!(
+            "smoke: ok ({} students, {} rejoined)",
+            args.students,
+            replacements.len()
+        );
+        Ok(())
+    } else {
+        for line in tail {
+            eprintln!("server| {line}");
+        }
+        bail!("smoke failed:\n  - {}", failures.join("\n  - "))
+    }
+}
