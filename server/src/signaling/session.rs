@@ -29,7 +29,15 @@ pub async fn run(
     claims: Claims,
 ) {
     let peer_id = PeerId::new();
-    let (outbox, rx, close) = Outbox::new(app.config.limits.peer_queue_len);
+    let limits = &app.config.limits;
+    // Staff see every arrival and departure: a class of hundreds leaving at
+    // once must not overflow the teacher's queue, so theirs holds one more
+    // notification per possible member (tokio allocates queue slots lazily).
+    let queue_len = match claims.role.is_staff() {
+        true => limits.peer_queue_len + limits.max_peers_per_room,
+        false => limits.peer_queue_len,
+    };
+    let (outbox, rx, close) = Outbox::new(queue_len);
     app.connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let writer = actix_web::rt::spawn(write(session.clone(), rx, Arc::clone(&close)));
