@@ -5,11 +5,17 @@ pub mod params;
 pub mod student;
 pub mod teacher;
 
-use crate::engine::Shard;
+use crate::engine::{Shard, new_rtc};
+use crate::signaling::Signal;
 use anyhow::Context;
+use params::RemoteTransport;
+use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use str0m::config::DtlsCert;
+use str0m::ice::IceCreds;
+use str0m::{Candidate, Rtc};
 
 /// What every bot of a run shares.
 pub struct Ctx {
@@ -52,6 +58,44 @@ impl Ctx {
 
     pub fn shard(&self, bot: u64) -> &Shard {
         &self.shards[(bot as usize) % self.shards.len()]
+    }
+
+    /// A str0m peer for `transport` as a browser would be: ICE controlling
+    /// against mediasoup's ICE-lite, DTLS client. `declare` adds what it
+    /// sends before DTLS starts. The transport is connected on return.
+    pub async fn connect_rtc(
+        &self,
+        signal: &mut Signal,
+        local: SocketAddr,
+        transport: &RemoteTransport,
+        declare: impl FnOnce(&mut Rtc),
+    ) -> anyhow::Result<Rtc> {
+        let mut rtc = new_rtc(&self.cert, Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        rtc.add_remote_candidate(Candidate::host(transport.udp, "udp")?);
+        declare(&mut rtc);
+        let local_fingerprint = {
+            let mut api = rtc.direct_api();
+            api.set_ice_controlling(true);
+            api.set_remote_ice_credentials(IceCreds {
+                ufrag: transport.ufrag.clone(),
+                pass: transport.password.clone(),
+            });
+            api.set_remote_fingerprint(transport.fingerprint.clone());
+            let fingerprint = api.local_dtls_fingerprint().clone();
+            api.start_dtls(true)?;
+            fingerprint
+        };
+        signal
+            .request(
+                "connectTransport",
+                json!({
+                    "transportId": transport.id,
+                    "dtlsParameters": params::dtls_parameters(&local_fingerprint),
+                }),
+            )
+            .await?;
+        Ok(rtc)
     }
 }
 

@@ -4,12 +4,10 @@
 
 use super::SharedCtx;
 use super::params::{self, Consumed};
-use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind, new_rtc};
+use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
 use crate::signaling::{Signal, SignalError};
 use serde_json::json;
 use std::time::Instant;
-use str0m::Candidate;
-use str0m::ice::IceCreds;
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 /// How a student ends.
@@ -124,29 +122,8 @@ async fn join(
     )?;
 
     phases.done(2);
-    let mut rtc = new_rtc(&ctx.cert, Instant::now());
-    rtc.add_local_candidate(Candidate::host(shard.local, "udp")?);
-    rtc.add_remote_candidate(Candidate::host(transport.udp, "udp")?);
-    let local_fingerprint = {
-        let mut api = rtc.direct_api();
-        api.set_ice_controlling(true);
-        api.set_remote_ice_credentials(IceCreds {
-            ufrag: transport.ufrag.clone(),
-            pass: transport.password.clone(),
-        });
-        api.set_remote_fingerprint(transport.fingerprint.clone());
-        let fingerprint = api.local_dtls_fingerprint().clone();
-        api.start_dtls(true)?;
-        fingerprint
-    };
-    signal
-        .request(
-            "connectTransport",
-            json!({
-                "transportId": transport.id,
-                "dtlsParameters": params::dtls_parameters(&local_fingerprint),
-            }),
-        )
+    let rtc = ctx
+        .connect_rtc(&mut signal, shard.local, &transport, |_| {})
         .await?;
     phases.done(3);
 

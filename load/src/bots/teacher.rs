@@ -4,15 +4,12 @@
 
 use super::SharedCtx;
 use super::params;
-use crate::engine::{Publisher, PublisherStats, TeacherMedia, new_rtc, udp};
+use crate::engine::{Publisher, PublisherStats, TeacherMedia, udp};
 use crate::media::{LAYERS, MediaSet};
 use crate::signaling::Signal;
 use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
-use str0m::Candidate;
-use str0m::ice::IceCreds;
 use tokio::sync::oneshot;
 
 pub struct Teacher {
@@ -44,31 +41,11 @@ impl Teacher {
                 .await?,
         )?;
         let socket = udp::bind(ctx.shards[0].local.ip(), 4 << 20)?;
-        let mut rtc = new_rtc(&ctx.cert, Instant::now());
-        rtc.add_local_candidate(Candidate::host(socket.local_addr()?, "udp")?);
-        rtc.add_remote_candidate(Candidate::host(transport.udp, "udp")?);
         let ssrcs = TeacherMedia::new(layers);
-        ssrcs.declare(&mut rtc);
-        let local_fingerprint = {
-            let mut api = rtc.direct_api();
-            api.set_ice_controlling(true);
-            api.set_remote_ice_credentials(IceCreds {
-                ufrag: transport.ufrag.clone(),
-                pass: transport.password.clone(),
-            });
-            api.set_remote_fingerprint(transport.fingerprint.clone());
-            let fingerprint = api.local_dtls_fingerprint().clone();
-            api.start_dtls(true)?;
-            fingerprint
-        };
-        signal
-            .request(
-                "connectTransport",
-                json!({
-                    "transportId": transport.id,
-                    "dtlsParameters": params::dtls_parameters(&local_fingerprint),
-                }),
-            )
+        let rtc = ctx
+            .connect_rtc(&mut signal, socket.local_addr()?, &transport, |rtc| {
+                ssrcs.declare(rtc)
+            })
             .await?;
         let publisher = Publisher::start(rtc, socket, transport.udp, media, ssrcs.clone())?;
         signal
