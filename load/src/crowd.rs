@@ -6,8 +6,9 @@ use crate::bots::{SharedCtx, student};
 use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
 use crate::stats::{Spread, millis_between};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Barrier, mpsc, oneshot};
 
 #[derive(Debug, Default)]
 pub struct Record {
@@ -81,6 +82,10 @@ impl Crowd {
 
     /// Starts one student now.
     pub fn spawn(&mut self) -> BotId {
+        self.start(None)
+    }
+
+    fn start(&mut self, gate: Option<Arc<Barrier>>) -> BotId {
         let bot = self.next;
         self.next += 1;
         let (exit, exit_rx) = oneshot::channel();
@@ -95,23 +100,29 @@ impl Crowd {
             self.ctx.clone(),
             bot,
             format!("Student {bot}"),
+            gate,
             exit_rx,
             self.tx.clone(),
         ));
         bot
     }
 
-    /// Starts `n` students: all at once when `per_second` is 0, else paced.
+    /// Starts `n` students: paced at `per_second`, or, when it is 0, all
+    /// prepared first and then released to join at the same instant.
     pub async fn spawn_many(&mut self, n: usize, per_second: f64) -> Vec<BotId> {
+        if per_second <= 0.0 {
+            let gate = Arc::new(Barrier::new(n + 1));
+            let ids = (0..n).map(|_| self.start(Some(gate.clone()))).collect();
+            gate.wait().await;
+            return ids;
+        }
         let mut ids = Vec::with_capacity(n);
         let begin = Instant::now();
         for i in 0..n {
-            if per_second > 0.0 {
-                let at = begin + Duration::from_secs_f64(i as f64 / per_second);
-                while Instant::now() < at {
-                    self.pump();
-                    tokio::time::sleep_until(at.into()).await;
-                }
+            let at = begin + Duration::from_secs_f64(i as f64 / per_second);
+            while Instant::now() < at {
+                self.pump();
+                tokio::time::sleep_until(at.into()).await;
             }
             ids.push(self.spawn());
         }

@@ -60,17 +60,25 @@ impl Ctx {
         &self.shards[(bot as usize) % self.shards.len()]
     }
 
-    /// A str0m peer for `transport` as a browser would be: ICE controlling
+    /// A new str0m peer. Building one costs ~0.7 ms of CPU (OpenSSL loads
+    /// the certificate into a fresh DTLS context): bots do it before their
+    /// join is timed, as a browser builds its RTCPeerConnection on its own
+    /// machine, not on the server's cores these bots share.
+    pub fn new_rtc(&self) -> Rtc {
+        new_rtc(&self.cert, Instant::now())
+    }
+
+    /// Connects `rtc` to `transport` as a browser would: ICE controlling
     /// against mediasoup's ICE-lite, DTLS client. `declare` adds what it
     /// sends before DTLS starts. The transport is connected on return.
     pub async fn connect_rtc(
         &self,
         signal: &mut Signal,
+        mut rtc: Rtc,
         local: SocketAddr,
         transport: &RemoteTransport,
         declare: impl FnOnce(&mut Rtc),
     ) -> anyhow::Result<Rtc> {
-        let mut rtc = new_rtc(&self.cert, Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp")?);
         rtc.add_remote_candidate(Candidate::host(transport.udp, "udp")?);
         declare(&mut rtc);

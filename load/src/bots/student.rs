@@ -7,8 +7,10 @@ use super::params::{self, Consumed};
 use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
 use crate::signaling::{Signal, SignalError};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use str0m::Rtc;
+use tokio::sync::{Barrier, mpsc::UnboundedSender, oneshot};
 
 /// How a student ends.
 #[derive(Debug, Clone, Copy)]
@@ -20,14 +22,22 @@ pub enum Exit {
 }
 
 /// Runs one student to the end. Everything it has to say goes to `events`.
+/// With a `gate`, it gets its token and builds its peer, then waits there
+/// with the others of a join storm, so that they all join at one instant.
 pub async fn run(
     ctx: SharedCtx,
     bot: BotId,
     name: String,
+    gate: Option<Arc<Barrier>>,
     exit: oneshot::Receiver<Exit>,
     events: UnboundedSender<BotEvent>,
 ) {
-    let token = match ctx.token(&name, "student").await {
+    let prepared = ctx.token(&name, "student").await;
+    let rtc = ctx.new_rtc();
+    if let Some(gate) = gate {
+        gate.wait().await;
+    }
+    let token = match prepared {
         Ok(token) => token,
         Err(error) => {
             let _ = events.send(BotEvent::JoinFailed {
@@ -40,7 +50,8 @@ pub async fn run(
     };
     let started = Instant::now();
     let mut phases = Phases::new(started);
-    let joined = tokio::time::timeout(ctx.join_timeout, join(&ctx, bot, &token, &mut phases)).await;
+    let joined =
+        tokio::time::timeout(ctx.join_timeout, join(&ctx, bot, &token, rtc, &mut phases)).await;
     let signal = match joined {
         Ok(Ok(signal)) => {
             let _ = events.send(BotEvent::Joined {
@@ -102,6 +113,7 @@ async fn join(
     ctx: &SharedCtx,
     bot: BotId,
     token: &str,
+    rtc: Rtc,
     phases: &mut Phases,
 ) -> anyhow::Result<Signal> {
     let shard = ctx.shard(bot);
@@ -123,7 +135,7 @@ async fn join(
 
     phases.done(2);
     let rtc = ctx
-        .connect_rtc(&mut signal, shard.local, &transport, |_| {})
+        .connect_rtc(&mut signal, rtc, shard.local, &transport, |_| {})
         .await?;
     phases.done(3);
 

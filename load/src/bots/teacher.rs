@@ -43,9 +43,13 @@ impl Teacher {
         let socket = udp::bind(ctx.shards[0].local.ip(), 4 << 20)?;
         let ssrcs = TeacherMedia::new(layers);
         let rtc = ctx
-            .connect_rtc(&mut signal, socket.local_addr()?, &transport, |rtc| {
-                ssrcs.declare(rtc)
-            })
+            .connect_rtc(
+                &mut signal,
+                ctx.new_rtc(),
+                socket.local_addr()?,
+                &transport,
+                |rtc| ssrcs.declare(rtc),
+            )
             .await?;
         let publisher = Publisher::start(rtc, socket, transport.udp, media, ssrcs.clone())?;
         signal
