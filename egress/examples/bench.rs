@@ -14,7 +14,7 @@ mod common;
 
 use common::ingest::Nginx;
 use common::sender::{Sender, VideoIn};
-use podium_egress::{Egress, EgressConfig, EgressSpec, Preset, VideoMode, VideoPath};
+use podium_egress::{Egress, EgressSpec, Preset, VideoMode, VideoPath};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -109,7 +109,7 @@ async fn bench() {
         spec.video_mode = case.mode;
         let first_bytes = proxy.arm();
         let t0 = Instant::now();
-        let egress = Egress::start(&media.router, spec, EgressConfig::default())
+        let egress = Egress::start(&media.router, spec, common::config())
             .await
             .unwrap();
         let started = t0.elapsed();
@@ -168,7 +168,7 @@ async fn bench() {
             Some(sender.audio_id()),
             vec![common::destination(&nginx.rtmp_url(), &format!("cycle{i}"))],
         );
-        let egress = Egress::start(&media.router, spec, EgressConfig::default())
+        let egress = Egress::start(&media.router, spec, common::config())
             .await
             .unwrap();
         common::wait_for(&egress, Duration::from_secs(20), "live", common::is_live).await;

@@ -68,6 +68,12 @@ pub struct DestinationSpec {
     pub stream_key: Option<StreamKey>,
 }
 
+/// Domains of the services' own ingests: a preset whose host lies outside
+/// them is as free a choice as a custom URL (see
+/// [`DestinationSpec::is_custom`]).
+const IVS_DOMAINS: &[&str] = &["live-video.net"];
+const TWITCH_DOMAINS: &[&str] = &["live-video.net", "twitch.tv"];
+
 impl DestinationSpec {
     pub fn new(ingest: Ingest, stream_key: impl Into<Option<StreamKey>>) -> Self {
         Self {
@@ -80,6 +86,26 @@ impl DestinationSpec {
     /// `rtmps://a.rtmps.youtube.com:443/live2/***`: what an API may echo.
     pub fn redacted_url(&self) -> Result<String, DestinationError> {
         self.parse().map(|target| target.redacted)
+    }
+
+    /// Whether the caller picks the host: a custom URL, or an IVS or Twitch
+    /// preset whose host is not one of the service's own domains. YouTube
+    /// and the services' ingests are not.
+    pub fn is_custom(&self) -> bool {
+        let outside = |host: &str, domains: &[&str]| {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            !domains
+                .iter()
+                .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        };
+        match &self.ingest {
+            Ingest::Custom { .. } => true,
+            Ingest::YouTube => false,
+            Ingest::Ivs { ingest_endpoint } => outside(ingest_endpoint, IVS_DOMAINS),
+            Ingest::Twitch { ingest } => ingest
+                .as_deref()
+                .is_some_and(|host| outside(host, TWITCH_DOMAINS)),
+        }
     }
 
     pub(crate) fn parse(&self) -> Result<RtmpTarget, DestinationError> {
@@ -97,40 +123,51 @@ impl DestinationSpec {
             Ingest::Custom { url } => url.trim().to_owned(),
         };
         let parts = UrlParts::parse(&base)?;
-        match &self.stream_key {
+        let (application, stream, redacted) = match &self.stream_key {
             Some(key) => {
                 let key = key.expose();
                 check_key(key)?;
                 if parts.query.is_some() {
                     return Err(DestinationError::QueryWithKey);
                 }
-                let real = format!("{}/{}", parts.origin_and_path(), key);
-                Ok(RtmpTarget {
-                    redacted: format!("{}/{REDACTED}", parts.origin_and_path()),
-                    secrets: vec![real.clone(), key.to_owned()],
-                    url: SecretUrl::new(real),
-                })
+                (
+                    parts.raw_path.clone(),
+                    key.to_owned(),
+                    format!("{}/{REDACTED}", parts.origin_and_path()),
+                )
             }
             None if matches!(self.ingest, Ingest::Custom { .. }) => {
                 // The last path segment (and any query) is the stream name.
-                let Some((app, stream)) = parts.path.rsplit_once('/') else {
+                let (Some((app, stream)), Some((shown_app, _))) =
+                    (parts.raw_path.rsplit_once('/'), parts.path.rsplit_once('/'))
+                else {
                     return Err(DestinationError::MissingStreamKey);
                 };
                 if app.is_empty() || stream.is_empty() {
                     return Err(DestinationError::MissingStreamKey);
                 }
-                let mut secret = stream.to_owned();
-                if let Some(query) = &parts.query {
-                    secret = format!("{secret}?{query}");
+                let mut stream = stream.to_owned();
+                if let Some(query) = &parts.raw_query {
+                    stream = format!("{stream}?{query}");
                 }
-                Ok(RtmpTarget {
-                    redacted: format!("{}/{app}/{REDACTED}", parts.origin()),
-                    secrets: vec![base.clone(), secret],
-                    url: SecretUrl::new(base),
-                })
+                (
+                    app.to_owned(),
+                    stream,
+                    format!("{}/{shown_app}/{REDACTED}", parts.origin()),
+                )
             }
-            None => Err(DestinationError::MissingStreamKey),
-        }
+            None => return Err(DestinationError::MissingStreamKey),
+        };
+        let secrets = secret_forms(&stream);
+        Ok(RtmpTarget {
+            scheme: parts.scheme,
+            host: parts.host,
+            port: parts.port.unwrap_or(parts.scheme.default_port()),
+            application,
+            stream: SecretUrl::new(stream),
+            redacted,
+            secrets,
+        })
     }
 }
 
@@ -144,13 +181,160 @@ fn redact_custom(url: &str) -> Result<String, DestinationError> {
     .redacted_url()
 }
 
-/// A destination parsed once: the URL for rtmp2sink, what logs may show,
-/// and the strings to scrub from any foreign text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Rtmp,
+    Rtmps,
+}
+
+impl Scheme {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Rtmp => "rtmp",
+            Self::Rtmps => "rtmps",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Rtmp => 1935,
+            Self::Rtmps => 443,
+        }
+    }
+}
+
+/// A destination parsed once: what rtmp2sink is given, piece by piece (no
+/// URL for it to parse its own way), what logs may show, and the strings to
+/// scrub from any foreign text.
 #[derive(Clone, Debug)]
 pub(crate) struct RtmpTarget {
-    pub url: SecretUrl,
+    pub scheme: Scheme,
+    /// A lower-case host name or an IP literal (IPv6 without brackets).
+    pub host: String,
+    /// Explicit, or the scheme's default.
+    pub port: u16,
+    /// The path before the stream name, as the caller wrote it.
+    pub application: String,
+    /// The stream name (the key, with any query of a custom URL): secret.
+    pub stream: SecretUrl,
     pub redacted: String,
     pub secrets: Vec<String>,
+}
+
+#[cfg(test)]
+impl RtmpTarget {
+    /// The full URL these pieces make (tests).
+    fn url(&self) -> String {
+        let host = match self.host.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{}]", self.host),
+            Err(_) => self.host.clone(),
+        };
+        format!(
+            "{}://{host}:{}/{}/{}",
+            self.scheme.as_str(),
+            self.port,
+            self.application,
+            self.stream.expose()
+        )
+    }
+}
+
+/// Every form in which `stream` may show up in a text from GStreamer or an
+/// ingest: as given, percent-decoded, percent-encoded (minimally, as a URL
+/// parser does, or fully, upper- or lower-case hex), form-encoded, and with
+/// C escapes (GLib's `g_strescape`). Its key part alone too, when it has a
+/// query. Redaction covers each.
+pub(crate) fn secret_forms(stream: &str) -> Vec<String> {
+    let mut bases = vec![stream.to_owned(), percent_decode(stream)];
+    if let Some((name, query)) = stream.split_once('?') {
+        bases.push(name.to_owned());
+        bases.push(query.to_owned());
+    }
+    let mut forms: Vec<String> = Vec::new();
+    for base in bases {
+        let variants = [
+            percent_encode(&base, Encode::Minimal, false),
+            percent_encode(&base, Encode::All, false),
+            percent_encode(&base, Encode::All, true),
+            percent_encode(&base, Encode::All, false).replace("%20", "+"),
+            c_escape(&base),
+            base,
+        ];
+        for variant in variants {
+            if !forms.contains(&variant) {
+                forms.push(variant);
+            }
+        }
+    }
+    forms
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Encode {
+    /// Controls, space, non-ASCII and the few characters URL parsers escape.
+    Minimal,
+    /// Everything but RFC 3986's unreserved characters.
+    All,
+}
+
+fn percent_encode(text: &str, set: Encode, lower: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        let keep = match set {
+            Encode::Minimal => {
+                byte.is_ascii_graphic() && !matches!(byte, b'"' | b'<' | b'>' | b'`' | b'{' | b'}')
+            }
+            Encode::All => {
+                byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+            }
+        };
+        if keep {
+            out.push(byte as char);
+        } else if lower {
+            out.push_str(&format!("%{byte:02x}"));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `g_strescape`: backslash escapes for controls, quotes and backslashes,
+/// octal for bytes past ASCII.
+fn c_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            0x20..=0x7e => out.push(byte as char),
+            _ => out.push_str(&format!("\\{byte:03o}")),
+        }
+    }
+    out
 }
 
 /// Why a destination was refused. Never quotes the URL or the key.
@@ -179,49 +363,90 @@ pub enum DestinationError {
 }
 
 struct UrlParts {
-    scheme: String,
+    scheme: Scheme,
+    /// As shown (IPv6 in brackets).
+    shown_host: String,
+    /// As connected to (lower case; IPv6 without brackets).
     host: String,
     port: Option<u16>,
-    /// Without the leading or trailing '/'.
+    /// Percent-encoded as the URL parser normalizes it, without the leading
+    /// or trailing '/': for display.
     path: String,
     query: Option<String>,
+    /// The path and query exactly as written: what the ingest is sent.
+    raw_path: String,
+    raw_query: Option<String>,
 }
 
 impl UrlParts {
     fn parse(raw: &str) -> Result<Self, DestinationError> {
-        let url = url::Url::parse(raw).map_err(|_| DestinationError::InvalidUrl)?;
-        let scheme = url.scheme().to_owned();
-        if scheme != "rtmp" && scheme != "rtmps" {
-            return Err(DestinationError::Scheme);
+        if raw.chars().any(char::is_control) {
+            return Err(DestinationError::InvalidUrl);
         }
+        let url = url::Url::parse(raw).map_err(|_| DestinationError::InvalidUrl)?;
+        let scheme = match url.scheme() {
+            "rtmp" => Scheme::Rtmp,
+            "rtmps" => Scheme::Rtmps,
+            _ => return Err(DestinationError::Scheme),
+        };
         if !url.username().is_empty() || url.password().is_some() {
             return Err(DestinationError::Credentials);
         }
         if url.fragment().is_some() {
             return Err(DestinationError::Fragment);
         }
-        let host = url
+        // The host the RTMP client gets: an IP literal, or a plain DNS name
+        // (an opaque host with escapes or other characters is refused, so
+        // no other parser can read it as another host).
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Domain(name)) if !name.is_empty() => {
+                check_host(name)?;
+                name.to_ascii_lowercase()
+            }
+            _ => return Err(DestinationError::MissingHost),
+        };
+        let shown_host = url
             .host_str()
-            .filter(|h| !h.is_empty())
             .ok_or(DestinationError::MissingHost)?
-            .to_owned();
+            .to_ascii_lowercase();
         let path = url.path().trim_matches('/').to_owned();
         if path.is_empty() {
             return Err(DestinationError::MissingApp);
         }
+        // The same path as written: after the authority (which holds no
+        // '/'), up to the query.
+        let after_scheme = raw
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .ok_or(DestinationError::InvalidUrl)?;
+        let path_and_query = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+        let (raw_path, raw_query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (path_and_query, None),
+        };
+        let raw_path = raw_path.trim_matches('/').to_owned();
+        if raw_path.is_empty() {
+            return Err(DestinationError::MissingApp);
+        }
         Ok(Self {
             scheme,
+            shown_host,
             host,
             port: url.port(),
             path,
             query: url.query().map(str::to_owned),
+            raw_path,
+            raw_query,
         })
     }
 
     fn origin(&self) -> String {
+        let scheme = self.scheme.as_str();
         match self.port {
-            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
-            None => format!("{}://{}", self.scheme, self.host),
+            Some(port) => format!("{scheme}://{}:{port}", self.shown_host),
+            None => format!("{scheme}://{}", self.shown_host),
         }
     }
 
@@ -235,7 +460,7 @@ fn check_host(host: &str) -> Result<(), DestinationError> {
         && host.len() <= 253
         && host
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -296,7 +521,7 @@ mod tests {
             let target = DestinationSpec::new(ingest, key("sk_us-west-2_XYZ"))
                 .parse()
                 .unwrap();
-            assert_eq!(target.url.expose(), real);
+            assert_eq!(target.url(), real);
             assert_eq!(target.redacted, redacted);
             assert!(target.secrets.iter().any(|s| s == "sk_us-west-2_XYZ"));
         }
@@ -410,5 +635,180 @@ mod tests {
         let spec: DestinationSpec =
             serde_json::from_str(r#"{"service":"youtube","streamKey":"abcd-efgh"}"#).unwrap();
         assert_eq!(spec.ingest, Ingest::YouTube);
+    }
+
+    #[test]
+    fn keys_are_redacted_in_every_form_gstreamer_may_print() {
+        use crate::secret::Scrubber;
+        // A key inside a custom URL, with spaces and non-ASCII characters:
+        // the RTMP client gets it as written; every spelling is scrubbed.
+        let spec = DestinationSpec::new(
+            Ingest::Custom {
+                url: "rtmp://ingest.example.com/live/my sécret kéy?tok=ÿ 1".into(),
+            },
+            None,
+        );
+        let target = spec.parse().unwrap();
+        assert_eq!(target.stream.expose(), "my sécret kéy?tok=ÿ 1");
+        assert_eq!(target.application, "live");
+        assert_eq!(target.redacted, "rtmp://ingest.example.com/live/***");
+        let scrubber = Scrubber::default();
+        scrubber.add(target.secrets.iter().cloned());
+        let printed = [
+            "my sécret kéy?tok=ÿ 1",
+            "my%20s%C3%A9cret%20k%C3%A9y?tok=%C3%BF%201",
+            "my%20s%c3%a9cret%20k%c3%a9y%3ftok%3d%c3%bf%201",
+            "my%20s%C3%A9cret%20k%C3%A9y%3Ftok%3D%C3%BF%201",
+            "my+s%C3%A9cret+k%C3%A9y%3Ftok%3D%C3%BF+1",
+            "my s\\303\\251cret k\\303\\251y?tok=\\303\\277 1",
+            "my sécret kéy",
+            "my%20s%C3%A9cret%20k%C3%A9y",
+        ];
+        for form in printed {
+            let text = format!("Could not publish stream '{form}': NetStream.Publish.BadName");
+            let scrubbed = scrubber.scrub(&text);
+            assert!(!scrubbed.contains("cret"), "{form:?} -> {scrubbed}");
+            assert!(scrubbed.contains("***"), "{scrubbed}");
+        }
+
+        // A key typed with escapes is sent as written, and scrubbed both ways.
+        let target = DestinationSpec::new(
+            Ingest::Custom {
+                url: "rtmp://ingest.example.com/live/k%C3%A9y%20one".into(),
+            },
+            None,
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(target.stream.expose(), "k%C3%A9y%20one");
+        let scrubber = Scrubber::default();
+        scrubber.add(target.secrets.iter().cloned());
+        assert_eq!(scrubber.scrub("bad name kéy one"), "bad name ***");
+        assert_eq!(scrubber.scrub("bad name k%c3%a9y%20one"), "bad name ***");
+
+        // A separate key with non-ASCII characters, likewise.
+        let target = DestinationSpec::new(Ingest::YouTube, key("clé-secrète-42"))
+            .parse()
+            .unwrap();
+        let scrubber = Scrubber::default();
+        scrubber.add(target.secrets.iter().cloned());
+        for form in [
+            "clé-secrète-42",
+            "cl%C3%A9-secr%C3%A8te-42",
+            "cl%c3%a9-secr%c3%a8te-42",
+        ] {
+            assert_eq!(scrubber.scrub(form), "***", "{form}");
+        }
+    }
+
+    #[test]
+    fn the_rtmp_client_gets_a_checked_host_and_the_path_as_written() {
+        let cases = [
+            (
+                "rtmp://Ingest.Example.com/live/key1",
+                "ingest.example.com",
+                1935,
+                "live",
+                "key1",
+            ),
+            (
+                "rtmps://ingest.example.com/a/b/key1",
+                "ingest.example.com",
+                443,
+                "a/b",
+                "key1",
+            ),
+            (
+                "rtmp://[2001:db8::1]:1936/live/k?x=1",
+                "2001:db8::1",
+                1936,
+                "live",
+                "k?x=1",
+            ),
+            (
+                "rtmp://127.0.0.1:1935/live/key1",
+                "127.0.0.1",
+                1935,
+                "live",
+                "key1",
+            ),
+        ];
+        for (url, host, port, app, stream) in cases {
+            let target = DestinationSpec::new(Ingest::Custom { url: url.into() }, None)
+                .parse()
+                .unwrap();
+            assert_eq!(
+                (
+                    target.host.as_str(),
+                    target.port,
+                    target.application.as_str()
+                ),
+                (host, port, app),
+                "{url}"
+            );
+            assert_eq!(target.stream.expose(), stream);
+        }
+        // Hosts another URL parser could read differently are refused.
+        for url in [
+            "rtmp://%31%32%37.0.0.1/live/key1",
+            "rtmp://ingest.example.com%2F@127.0.0.1/live/key1",
+            "rtmp://exa mple.com/live/key1",
+            "rtmp://ingést.example.com/live/key1",
+            "rtmp://ingest.example.com/live/ke\ty1",
+        ] {
+            let spec = DestinationSpec::new(Ingest::Custom { url: url.into() }, None);
+            assert!(spec.parse().is_err(), "{url} must be refused");
+        }
+    }
+
+    #[test]
+    fn which_destinations_are_custom() {
+        let cases = [
+            (Ingest::YouTube, false),
+            (Ingest::Twitch { ingest: None }, false),
+            (
+                Ingest::Twitch {
+                    ingest: Some("fra05.contribute.live-video.net".into()),
+                },
+                false,
+            ),
+            (
+                Ingest::Twitch {
+                    ingest: Some("live-fra.twitch.tv".into()),
+                },
+                false,
+            ),
+            (
+                Ingest::Twitch {
+                    ingest: Some("10.0.0.1".into()),
+                },
+                true,
+            ),
+            (
+                Ingest::Ivs {
+                    ingest_endpoint: "abc.global-contribute.live-video.net".into(),
+                },
+                false,
+            ),
+            (
+                Ingest::Ivs {
+                    ingest_endpoint: "live-video.net.evil.example".into(),
+                },
+                true,
+            ),
+            (
+                Ingest::Custom {
+                    url: "rtmp://a.rtmp.youtube.com/live2".into(),
+                },
+                true,
+            ),
+        ];
+        for (ingest, custom) in cases {
+            assert_eq!(
+                DestinationSpec::new(ingest.clone(), key("k")).is_custom(),
+                custom,
+                "{ingest:?}"
+            );
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! [`EgressConfig`]) and the handle to steer and watch it ([`Egress`]). The
 //! work happens in the supervisor task ([`crate::supervisor`]).
 
-use crate::destination::DestinationSpec;
+use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
+use crate::network::{NetworkPolicy, Vetting};
 use crate::output::{OutputProfile, Preset, VideoMode};
 use crate::retry::RetryPolicy;
 use crate::rtmp::TlsValidation;
@@ -32,6 +33,9 @@ pub struct EgressConfig {
     /// [`Egress::replace_input`] before stopping. Zero: stop at once.
     pub input_grace: Duration,
     pub tls: TlsValidation,
+    /// Which hosts and ports destinations may use; checked before every
+    /// connection attempt.
+    pub network: NetworkPolicy,
 }
 
 impl Default for EgressConfig {
@@ -42,6 +46,7 @@ impl Default for EgressConfig {
             rtmp_timeout: Duration::from_secs(5),
             input_grace: Duration::from_secs(30),
             tls: TlsValidation::Full,
+            network: NetworkPolicy::default(),
         }
     }
 }
@@ -128,6 +133,7 @@ pub struct Egress {
 
 struct Shared {
     id: EgressId,
+    network: NetworkPolicy,
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<EgressStatus>,
     events: broadcast::Sender<EgressEvent>,
@@ -147,8 +153,9 @@ impl Egress {
     /// the consumers are resumed; the destinations go live in the background
     /// (watch [`Egress::subscribe`]). Needs a Tokio runtime.
     ///
-    /// Errors: no or invalid destinations, unknown producers, unsupported
-    /// codecs, missing GStreamer plugins, mediasoup failures.
+    /// Errors: no or invalid destinations, destinations the network policy
+    /// refuses, unknown producers, unsupported codecs, missing GStreamer
+    /// plugins, mediasoup failures.
     pub async fn start(
         router: &Router,
         spec: EgressSpec,
@@ -167,6 +174,10 @@ impl Egress {
                     .map_err(|error| EgressError::InvalidDestination { index, error })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for (index, target) in targets.iter().enumerate() {
+            refuse_early(&config.network, index, target).await?;
+        }
+        crate::pin::install();
         let scrubber = Scrubber::default();
         for target in &targets {
             scrubber.add(target.secrets.iter().cloned());
@@ -194,6 +205,7 @@ impl Egress {
             )
         });
 
+        let network = config.network.clone();
         let (events, _) = broadcast::channel(256);
         let (supervisor, status_rx) = Supervisor::new(SupervisorParts {
             id,
@@ -212,6 +224,7 @@ impl Egress {
         Ok(Self {
             shared: Arc::new(Shared {
                 id,
+                network,
                 commands: commands_tx,
                 status: status_rx,
                 events,
@@ -245,6 +258,10 @@ impl Egress {
         &self,
         destination: DestinationSpec,
     ) -> Result<DestinationId, EgressError> {
+        let target = destination
+            .parse()
+            .map_err(|error| EgressError::InvalidDestination { index: 0, error })?;
+        refuse_early(&self.shared.network, 0, &target).await?;
         self.request(|reply| Command::AddDestination(destination, reply))
             .await?
     }
@@ -309,5 +326,22 @@ impl Egress {
             .await
             .map_err(|_| EgressError::Ended)?;
         response.await.map_err(|_| EgressError::Ended)
+    }
+}
+
+/// Refuses a destination the network policy forbids, before anything is
+/// built. A host that does not resolve now is let through: each connection
+/// attempt resolves and checks again, and fails (and retries) on its own.
+async fn refuse_early(
+    network: &NetworkPolicy,
+    index: usize,
+    target: &RtmpTarget,
+) -> Result<(), EgressError> {
+    match network.vet(&target.host, target.port).await {
+        Err(Vetting::Refused(reason)) => {
+            tracing::warn!(index, url = %target.redacted, %reason, "destination refused");
+            Err(EgressError::DestinationRefused { index, reason })
+        }
+        Ok(_) | Err(Vetting::Unresolved) => Ok(()),
     }
 }

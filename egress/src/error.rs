@@ -3,6 +3,7 @@
 
 use crate::destination::DestinationError;
 use crate::ids::DestinationId;
+use crate::network::Refusal;
 use mediasoup::prelude::{MediaKind, ProducerId};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,14 @@ pub enum EgressError {
         /// Position in the list given (0 for `add_destination`).
         index: usize,
         error: DestinationError,
+    },
+    /// The network policy forbids the destination's address or port
+    /// (checked before any connection is made).
+    #[error("destination {index}: {reason}")]
+    DestinationRefused {
+        /// Position in the list given (0 for `add_destination`).
+        index: usize,
+        reason: Refusal,
     },
     #[error("producer {0} not found on this router")]
     ProducerNotFound(ProducerId),

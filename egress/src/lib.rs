@@ -36,6 +36,21 @@
 //!    (rtmp2sink reports nothing for a minute or more when a server stops
 //!    reading), and publishes [`EgressStatus`] and [`EgressEvent`]s.
 //!
+//! ## Where destinations may point
+//!
+//! Whoever starts an egress picks the host and port the server connects
+//! to, so every destination is checked ([`NetworkPolicy`]) before each
+//! connection attempt: its port must be allowed (1935 and 443 by default)
+//! and its host must resolve to public unicast addresses only (loopback,
+//! private, link-local, CGNAT, multicast, documentation and other special
+//! ranges, and their IPv4-mapped and NAT64 forms, are refused:
+//! [`forbidden_range`]), unless the operator allowlisted it. rtmp2sink is
+//! then bound to exactly the addresses checked, through a process-wide GIO
+//! resolver that answers only with them (`pin`: it keeps the host name for
+//! TLS). A refusal at start or on `add_destination` is
+//! [`EgressError::DestinationRefused`]; later, the destination fails for
+//! good with the same words.
+//!
 //! ## What the server calls
 //!
 //! ```text
@@ -48,6 +63,7 @@
 //!     },
 //!     watchdog: secs(watchdog_secs),
 //!     input_grace: secs(teacher_grace_secs),
+//!     network: NetworkPolicy::new(allow_ports, &allow_hosts)?,
 //!     ..Default::default()                  // tls: TlsValidation::Full
 //! });
 //!
@@ -73,10 +89,13 @@
 //! ## Secrets
 //!
 //! Stream keys are [`StreamKey`]s: `Debug` prints `***`, no `Display`, no
-//! `Serialize`. Each destination is parsed once into the real URL (given
-//! only to rtmp2sink) and a redacted one (`rtmps://host/app/***`), which is
+//! `Serialize`. Each destination is parsed once into the pieces given only
+//! to rtmp2sink (host, port, application, stream name: no URL for it to
+//! parse differently) and a redacted URL (`rtmps://host/app/***`), which is
 //! all that logs, errors and status ever show; text from GStreamer is
-//! scrubbed of every key and URL of the egress before it goes anywhere.
+//! scrubbed of every stream name of the egress, in every spelling it may
+//! take there (as written, percent-decoded or -encoded, C-escaped), before
+//! it goes anywhere.
 //! (GStreamer's own debug log, `GST_DEBUG`, is not ours: at INFO and above
 //! for `rtmp2*` it prints stream names; keep it off in production.)
 
@@ -87,7 +106,9 @@ mod encode;
 mod error;
 mod ids;
 mod manager;
+mod network;
 mod output;
+mod pin;
 mod pipeline;
 pub mod retry;
 mod rtmp;
@@ -105,6 +126,7 @@ pub use egress::{Egress, EgressConfig, EgressSpec};
 pub use error::EgressError;
 pub use ids::{DestinationId, EgressId};
 pub use manager::{EgressManager, KEEP_ENDED};
+pub use network::{Lookup, NetworkPolicy, Refusal, forbidden_range};
 pub use output::{
     H264Profile, InputVideoCodec, OutputProfile, Preset, VideoMode, VideoPath, choose_video_path,
 };

@@ -154,8 +154,14 @@ impl MediaPipeline {
 
     /// Sends EOS from the sources: the muxer finishes, rtmp2sinks send
     /// their closing commands; the bus then reports [`SessionEvent::Eos`].
+    /// From a blocking thread, not waited for: a source whose streaming
+    /// thread is blocked downstream holds the lock the event needs, and the
+    /// send holds the pipeline's state lock meanwhile; that must not stall
+    /// the executor. (`Session::close` sends it only once the muxer has
+    /// produced output, and bounds the stop that follows.)
     pub(crate) fn send_eos(&self) {
-        self.pipeline.send_event(gst::event::Eos::new());
+        let pipeline = self.pipeline.clone();
+        tokio::task::spawn_blocking(move || pipeline.send_event(gst::event::Eos::new()));
     }
 
     pub(crate) fn recalculate_latency(&self) {

@@ -18,6 +18,10 @@ pub struct RetryPolicy {
     /// Stop trying after failing this long without going live again.
     /// `None`: keep trying for as long as the egress runs.
     pub give_up_after: Option<Duration>,
+    /// Stop sooner, after failing this long, when the destination was never
+    /// live: a wrong host or a dead ingest, not a passing outage. `None`:
+    /// only `give_up_after` applies.
+    pub give_up_unreached: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -28,6 +32,7 @@ impl Default for RetryPolicy {
             multiplier: 2.0,
             jitter: 0.2,
             give_up_after: None,
+            give_up_unreached: None,
         }
     }
 }
@@ -40,6 +45,8 @@ pub enum ErrorClass {
     /// The server said no (connect or publish rejected, bad certificate):
     /// a wrong URL or key, which retrying will not fix.
     Rejected,
+    /// The destination's policy forbids the address or port: never retried.
+    Refused,
 }
 
 /// A destination's failure history, kept by the supervisor.
@@ -80,6 +87,28 @@ pub enum GiveUpReason {
     Rejected,
     /// Failing for longer than `give_up_after`.
     TimedOut,
+    /// Never live, and failing for longer than `give_up_unreached`.
+    Unreached,
+    /// Forbidden by the network policy.
+    Refused,
+}
+
+impl GiveUpReason {
+    /// The final error a destination shows, from its last one.
+    pub fn describe(self, policy: &RetryPolicy, last_error: &str) -> String {
+        let secs = |d: Option<Duration>| d.map_or(0, |d| d.as_secs());
+        match self {
+            Self::Rejected | Self::Refused => last_error.to_owned(),
+            Self::TimedOut => format!(
+                "gave up after {} s of failures: {last_error}",
+                secs(policy.give_up_after)
+            ),
+            Self::Unreached => format!(
+                "gave up: never reached the ingest in {} s: {last_error}",
+                secs(policy.give_up_unreached)
+            ),
+        }
+    }
 }
 
 /// Decides what follows a failure at `now`. `random` is a sample in
@@ -97,8 +126,17 @@ pub fn decide(
         failing_since: Some(failing_since),
         ever_live: state.ever_live,
     };
+    if class == ErrorClass::Refused {
+        return (RetryDecision::GiveUp(GiveUpReason::Refused), next);
+    }
     if class == ErrorClass::Rejected && !state.ever_live {
         return (RetryDecision::GiveUp(GiveUpReason::Rejected), next);
+    }
+    if let Some(limit) = policy.give_up_unreached
+        && !state.ever_live
+        && now.saturating_duration_since(failing_since) >= limit
+    {
+        return (RetryDecision::GiveUp(GiveUpReason::Unreached), next);
     }
     if let Some(limit) = policy.give_up_after
         && now.saturating_duration_since(failing_since) >= limit
@@ -136,6 +174,7 @@ mod tests {
             multiplier: 2.0,
             jitter: 0.2,
             give_up_after: Some(Duration::from_secs(60)),
+            give_up_unreached: None,
         };
         let never_live = |attempt, since: Option<u64>| RetryState {
             attempt,
@@ -332,5 +371,49 @@ mod tests {
         assert_eq!(state.attempt, 0);
         assert_eq!(state.failing_since, None);
         assert!(state.ever_live);
+    }
+
+    #[test]
+    fn refusals_and_unreached_destinations_end() {
+        let t0 = Instant::now();
+        let policy = RetryPolicy {
+            give_up_after: Some(Duration::from_secs(300)),
+            give_up_unreached: Some(Duration::from_secs(60)),
+            ..RetryPolicy::default()
+        };
+        let failing = |ever_live| RetryState {
+            attempt: 5,
+            failing_since: Some(t0),
+            ever_live,
+        };
+        use ErrorClass::*;
+        // (state, class, now s, gives up with)
+        let cases = [
+            (
+                RetryState::default(),
+                Refused,
+                0,
+                Some(GiveUpReason::Refused),
+            ),
+            (failing(true), Refused, 1, Some(GiveUpReason::Refused)),
+            (failing(false), Transient, 59, None),
+            (failing(false), Transient, 60, Some(GiveUpReason::Unreached)),
+            // Once live, only give_up_after counts.
+            (failing(true), Transient, 60, None),
+            (failing(true), Transient, 299, None),
+            (failing(true), Transient, 300, Some(GiveUpReason::TimedOut)),
+        ];
+        for (state, class, now, expected) in cases {
+            let (decision, _) = decide(&policy, state, class, t0 + Duration::from_secs(now), 0.0);
+            let got = match decision {
+                RetryDecision::GiveUp(reason) => Some(reason),
+                RetryDecision::Retry { .. } => None,
+            };
+            assert_eq!(got, expected, "{state:?} {class:?} at {now} s");
+        }
+        assert_eq!(
+            GiveUpReason::Unreached.describe(&policy, "connection refused"),
+            "gave up: never reached the ingest in 60 s: connection refused"
+        );
     }
 }

@@ -88,7 +88,14 @@ impl RtmpSink {
         queue.set_property("max-size-bytes", 0u32);
         queue.set_property("max-size-time", 4 * gst::ClockTime::SECOND.nseconds());
         let sink = make("rtmp2sink", "rtmp2sink")?;
-        sink.set_property("location", target.url.expose());
+        // The pieces, not a URL: rtmp2sink connects to exactly the host
+        // that was checked (and pinned: see `crate::pin`) and publishes the
+        // stream name as given, with no URL parser of its own in between.
+        set(&sink, "scheme", target.scheme.as_str());
+        sink.set_property("host", target.host.as_str());
+        sink.set_property("port", i32::from(target.port));
+        sink.set_property("application", target.application.as_str());
+        sink.set_property("stream", target.stream.expose());
         sink.set_property("async-connect", true);
         // Live input: render on arrival, and never hold the pipeline's state.
         sink.set_property("sync", false);

@@ -30,7 +30,8 @@ impl fmt::Debug for StreamKey {
     }
 }
 
-/// The full URL given to the RTMP client (it embeds the key).
+/// A secret handed to the RTMP client: the stream name (the key, with any
+/// query of a custom URL).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct SecretUrl(String);
 

@@ -8,11 +8,14 @@ use crate::rtmp::RtmpSink;
 use crate::secret::Scrubber;
 use crate::source::{ConsumedTrack, RtpCodec};
 use mediasoup::prelude::*;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long a stop waits for the closing RTMP commands to go out.
 const EOS_WAIT: Duration = Duration::from_secs(2);
+/// How long a stop waits for the pipeline to reach NULL.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Which producers to consume, and how.
 #[derive(Debug, Clone, Copy)]
@@ -107,24 +110,35 @@ impl Session {
 
     /// EOS first (the ingests hear the stream end), then NULL; dropping the
     /// session closes the consumers and transports.
+    ///
+    /// No EOS while the muxer has output nothing: it is still waiting for a
+    /// first video buffer and holds the audio branch back, whose source then
+    /// keeps the lock EOS needs (with the pipeline's state lock, which would
+    /// stall the stop too); nothing reached an ingest to finish anyway.
     pub(crate) async fn close(mut self, sinks: Vec<RtmpSink>) {
-        self.pipeline.send_eos();
-        let _ = tokio::time::timeout(EOS_WAIT, async {
-            while let Some(event) = self.events.recv().await {
-                if matches!(event, SessionEvent::Eos) {
-                    break;
+        if self.pipeline.counters.muxed_bytes.load(Ordering::Relaxed) > 0 {
+            self.pipeline.send_eos();
+            let _ = tokio::time::timeout(EOS_WAIT, async {
+                while let Some(event) = self.events.recv().await {
+                    if matches!(event, SessionEvent::Eos) {
+                        break;
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+        }
         for sink in sinks {
             let _ = self.pipeline.detach(sink, false).await;
         }
         let pipeline = self.pipeline;
-        let _ = tokio::task::spawn_blocking(move || {
+        let stopped = tokio::task::spawn_blocking(move || {
             pipeline.stop_blocking();
             drop(pipeline);
-        })
-        .await;
+        });
+        if tokio::time::timeout(STOP_WAIT, stopped).await.is_err() {
+            // Left to finish (or not) on its blocking thread: a stop of the
+            // egress, or of the server, does not hang on it.
+            tracing::error!("the media pipeline did not stop in time");
+        }
     }
 }

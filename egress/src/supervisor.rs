@@ -6,6 +6,7 @@ use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::egress::{Command, EgressConfig};
 use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
+use crate::network::{self, Vetting};
 use crate::output::{OutputProfile, VideoPath};
 use crate::pipeline::SessionEvent;
 use crate::retry::{self, ErrorClass, RetryDecision, RetryState};
@@ -56,6 +57,8 @@ struct Destination {
     retry: RetryState,
     next_attempt: Option<Instant>,
     sink: Option<RtmpSink>,
+    /// The host check of the attempt under way, if it has not answered yet.
+    vetting: Option<u64>,
     watchdog: Option<Watchdog>,
     /// Bytes of finished connections, and of the current one.
     bytes_before: u64,
@@ -74,6 +77,7 @@ impl Destination {
             retry: RetryState::default(),
             next_attempt: None,
             sink: None,
+            vetting: None,
             watchdog: None,
             bytes_before: 0,
             bytes_now: 0,
@@ -170,6 +174,17 @@ pub(crate) struct Supervisor {
     /// Something changed since the last published status.
     dirty: bool,
     rng: StdRng,
+    /// Host checks report here; each carries the token of its attempt.
+    vetted_tx: mpsc::UnboundedSender<Vetted>,
+    vetted_rx: mpsc::UnboundedReceiver<Vetted>,
+    next_vet: u64,
+}
+
+/// The answer of a connection attempt's host check.
+struct Vetted {
+    destination: DestinationId,
+    token: u64,
+    result: Result<Vec<std::net::IpAddr>, Vetting>,
 }
 
 async fn next_event(session: &mut Option<Session>) -> SessionEvent {
@@ -192,6 +207,7 @@ impl Supervisor {
             .into_iter()
             .map(|t| Destination::new(DestinationId::new(), t))
             .collect();
+        let (vetted_tx, vetted_rx) = mpsc::unbounded_channel();
         let mut supervisor = Self {
             id: parts.id,
             label: parts.label,
@@ -220,6 +236,9 @@ impl Supervisor {
             last_status_at: now,
             dirty: false,
             rng: StdRng::from_entropy(),
+            vetted_tx,
+            vetted_rx,
+            next_vet: 0,
         };
         for index in 0..supervisor.destinations.len() {
             supervisor.connect(index, now);
@@ -241,6 +260,7 @@ impl Supervisor {
                     None => self.finish(EgressState::Stopped { reason: StopReason::Dropped }).await,
                 },
                 event = next_event(&mut self.session) => self.on_session_event(event).await,
+                Some(vetted) = self.vetted_rx.recv() => self.on_vetted(vetted),
                 _ = tick.tick() => self.on_tick().await,
                 _ = keyframes.tick() => {
                     // Passthrough: the producer's GOP is whatever its encoder
@@ -546,8 +566,70 @@ impl Supervisor {
         }
     }
 
-    /// Starts a connection attempt: a fresh sink bin on the tee.
-    fn connect(&mut self, index: usize, now: Instant) {
+    /// Starts a connection attempt: first the host is resolved and checked
+    /// against the network policy (again at every attempt: what a name
+    /// resolves to may change), off this task; [`Self::on_vetted`] goes on.
+    fn connect(&mut self, index: usize, _now: Instant) {
+        if self.session.is_none() {
+            return;
+        }
+        self.next_vet += 1;
+        let token = self.next_vet;
+        let destination = &mut self.destinations[index];
+        destination.next_attempt = None;
+        destination.vetting = Some(token);
+        let policy = self.config.network.clone();
+        let host = destination.target.host.clone();
+        let port = destination.target.port;
+        let id = destination.id;
+        let reply = self.vetted_tx.clone();
+        tokio::spawn(async move {
+            let result = policy.vet(&host, port).await;
+            let _ = reply.send(Vetted {
+                destination: id,
+                token,
+                result,
+            });
+        });
+    }
+
+    /// The host check of an attempt answered: connect to the addresses it
+    /// cleared (pinned for GIO), or fail the attempt.
+    fn on_vetted(&mut self, vetted: Vetted) {
+        let Some(index) = self
+            .destinations
+            .iter()
+            .position(|d| d.id == vetted.destination && d.vetting == Some(vetted.token))
+        else {
+            return; // removed, or a later attempt superseded it
+        };
+        self.destinations[index].vetting = None;
+        if self.session.is_none() {
+            return;
+        }
+        match vetted.result {
+            Ok(addresses) => {
+                let host = &self.destinations[index].target.host;
+                if network::literal(host).is_none() {
+                    crate::pin::pin(host, &addresses);
+                }
+                self.attach(index, Instant::now());
+            }
+            Err(Vetting::Refused(reason)) => self.destination_failed(
+                index,
+                ErrorClass::Refused,
+                format!("destination refused: {reason}"),
+            ),
+            Err(Vetting::Unresolved) => self.destination_failed(
+                index,
+                ErrorClass::Transient,
+                "the ingest host name did not resolve".to_owned(),
+            ),
+        }
+    }
+
+    /// A fresh sink bin on the tee, for a destination whose host was cleared.
+    fn attach(&mut self, index: usize, now: Instant) {
         let Some(session) = &self.session else {
             return;
         };
@@ -557,7 +639,6 @@ impl Supervisor {
             destination: destination.id,
             generation: self.generation,
         };
-        destination.next_attempt = None;
         let attached = RtmpSink::build(
             name,
             &destination.target,
@@ -624,7 +705,9 @@ impl Supervisor {
                     error = %message,
                     "destination failed"
                 );
-                destination.state = DestinationState::Failed { error: message };
+                destination.state = DestinationState::Failed {
+                    error: reason.describe(&self.config.retry, &message),
+                };
                 destination.next_attempt = None;
             }
         }

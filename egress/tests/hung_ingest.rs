@@ -38,7 +38,7 @@ async fn watchdog_detects_a_hung_ingest() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..EgressConfig::default()
+        ..common::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;

@@ -36,7 +36,7 @@ async fn killed_ingest_comes_back_live_within_5s() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..EgressConfig::default()
+        ..common::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;

@@ -6,7 +6,7 @@ mod common;
 
 use common::ingest::Nginx;
 use common::sender::{Sender, VideoIn};
-use podium_egress::{Egress, EgressConfig, EgressSpec, Preset, VideoPath};
+use podium_egress::{Egress, EgressSpec, Preset, VideoPath};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +33,7 @@ async fn h264_passes_through_with_requested_keyframes() {
     );
     // IVS's rules: baseline, which the constrained-baseline input meets.
     spec.preset = Preset::Ivs;
-    let egress = Egress::start(&media.router, spec, EgressConfig::default())
+    let egress = Egress::start(&media.router, spec, common::config())
         .await
         .unwrap();
     let status = common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;

@@ -8,8 +8,8 @@ use common::ingest::Nginx;
 use common::probe::ffprobe;
 use common::sender::{Sender, VideoIn};
 use podium_egress::{
-    DestinationSpec, Egress, EgressConfig, EgressSpec, EgressState, Ingest, Preset, StopReason,
-    StreamKey, VideoPath,
+    DestinationSpec, Egress, EgressSpec, EgressState, Ingest, Preset, StopReason, StreamKey,
+    VideoPath,
 };
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ async fn vp8_is_reencoded_to_720p30_cbr_with_2s_keyframes() {
     spec.preset = Preset::Twitch;
     let target_kbps = Preset::Twitch.output().video_kbps;
     let started = Instant::now();
-    let egress = Egress::start(&media.router, spec, EgressConfig::default())
+    let egress = Egress::start(&media.router, spec, common::config())
         .await
         .unwrap();
     let status = common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;

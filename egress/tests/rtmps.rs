@@ -37,7 +37,7 @@ async fn rtmps_with_certificate_validation() {
     };
 
     // Production default: a self-signed ingest is refused, and not retried.
-    let strict = Egress::start(&media.router, spec(), EgressConfig::default())
+    let strict = Egress::start(&media.router, spec(), common::config())
         .await
         .unwrap();
     let state = tokio::time::timeout(Duration::from_secs(15), strict.wait())
@@ -56,7 +56,7 @@ async fn rtmps_with_certificate_validation() {
 
     let config = EgressConfig {
         tls: TlsValidation::AllowUnknownCa,
-        ..EgressConfig::default()
+        ..common::config()
     };
     let egress = Egress::start(&media.router, spec(), config).await.unwrap();
     let status = common::wait_for(

@@ -19,6 +19,7 @@ fn config() -> EgressConfig {
             max: Duration::from_millis(800),
             ..RetryPolicy::default()
         },
+        network: common::local_network(),
         ..EgressConfig::default()
     }
 }

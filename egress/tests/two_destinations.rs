@@ -46,7 +46,7 @@ async fn one_destination_down_does_not_stop_the_other() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..EgressConfig::default()
+        ..common::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     let mut events = egress.events();

@@ -18,6 +18,11 @@ pub struct Nginx {
     stopped: bool,
 }
 
+/// A name only the tests' resolver knows (it maps it to 127.0.0.1): the
+/// TLS ingest's certificate names it, so RTMPS to it proves the connection
+/// went to the pinned address with the host name as TLS identity.
+pub const PINNED_NAME: &str = "ingest.podium.test";
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -46,7 +51,10 @@ impl Nginx {
                     "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                 ])
                 .args(["-subj", "/CN=localhost"])
-                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                .args([
+                    "-addext",
+                    &format!("subjectAltName=DNS:localhost,DNS:{PINNED_NAME},IP:127.0.0.1"),
+                ])
                 .arg("-keyout")
                 .arg(dir.join("key.pem"))
                 .arg("-out")

@@ -70,6 +70,19 @@ impl LogCapture {
     }
 }
 
+/// The default config, with the local ingests (127.0.0.1) allowlisted: the
+/// network policy refuses loopback destinations otherwise.
+pub fn config() -> podium_egress::EgressConfig {
+    podium_egress::EgressConfig {
+        network: local_network(),
+        ..podium_egress::EgressConfig::default()
+    }
+}
+
+pub fn local_network() -> podium_egress::NetworkPolicy {
+    podium_egress::NetworkPolicy::allowing(["127.0.0.1"])
+}
+
 /// A fresh random stream key, unlikely to appear anywhere by chance.
 pub fn stream_key() -> String {
     format!("sk_test_{}", uuid::Uuid::new_v4().simple())
