@@ -5,7 +5,7 @@
 
 import { adminApi, ApiError, type RoomSummary } from './admin-api';
 import { restreamPanel } from './admin-restreams';
-import { decodeClaims, fragmentParams } from './token';
+import { decodeClaims, takeLinkParams } from './token';
 import { byId, el, notify, show } from './ui';
 
 const REFRESH_MS = 3000;
@@ -28,7 +28,7 @@ const peersEmpty = byId('peers-empty');
 const producersBody = byId('producers-body');
 const producersEmpty = byId('producers-empty');
 
-const params = fragmentParams();
+const params = takeLinkParams();
 let key = params.get('key') ?? '';
 let selected: string | null = null;
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -165,7 +165,7 @@ function renderRoom(summary: RoomSummary): void {
           'tr',
           { attrs: { 'data-peer-id': p.id, 'data-role': p.role } },
           el('th', { text: p.name, attrs: { scope: 'row' } }),
-          el('td', {}, el('code', { text: p.user })),
+          el('td', {}, el('code', { text: p.user ?? '' })),
           el('td', { text: p.role }),
           el('td', { text: [p.handRaised ? '✋ hand raised' : '', p.canSpeak && p.role === 'student' ? 'may speak' : ''].filter(Boolean).join(', ') || '—' }),
           el('td', { text: String(p.worker) }),

@@ -13,7 +13,6 @@ interface DevToken {
   token: string;
   url: string;
   expiresAt: number;
-  adminKey?: string;
 }
 
 async function start(): Promise<void> {
@@ -48,8 +47,9 @@ form.addEventListener('submit', (event) => {
       const body = (await response.json().catch(() => null)) as (DevToken & { error?: { message: string } }) | null;
       if (!response.ok || !body) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
       const url = new URL(body.url, location.href);
-      // Same origin as this page (the server builds the URL from the Host it saw).
-      const target = `${url.pathname}${url.hash}${body.adminKey ? `&key=${encodeURIComponent(body.adminKey)}` : ''}`;
+      // Same origin as this page. The admin page asks for the admin key, which
+      // the server prints at start-up and never hands out over HTTP.
+      const target = `${url.pathname}${url.hash}`;
       location.assign(target);
     })
     .catch((e: Error) => {

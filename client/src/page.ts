@@ -71,6 +71,8 @@ function showEnded(reason: StopReason, message: string): void {
       return showFatal('You left the class', 'Your camera and microphone are off.', rejoin);
     case 'kicked':
       return showFatal('You were removed from the class', 'The teacher or an administrator removed you.');
+    case 'replaced':
+      return showFatal('Opened elsewhere', message, { label: 'Use this tab instead', run: () => location.reload() });
     case 'unauthorized':
       return /expired/i.test(message)
         ? showFatal('This link has expired', 'Ask for a new join link.')

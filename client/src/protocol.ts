@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'too_large'
   | 'room_full'
+  | 'limit_reached'
   | 'media_error'
   | 'internal';
 
@@ -39,7 +40,8 @@ export interface ErrorBody {
 
 export interface PeerInfo {
   id: PeerId;
-  user: string;
+  /** The token's user id: sent to staff only. */
+  user?: string;
   name: string;
   role: Role;
   handRaised: boolean;
@@ -66,11 +68,22 @@ export interface Joined {
   producers: ProducerInfo[];
 }
 
+/** A TURN (or STUN) server with credentials that expire (RTCIceServer). */
+export interface IceServer {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
 export interface TransportCreated {
   id: TransportId;
   iceParameters: types.IceParameters;
   iceCandidates: types.IceCandidate[];
   dtlsParameters: types.DtlsParameters;
+  /** TURN servers for this transport's RTCPeerConnection; empty without TURN. */
+  iceServers: IceServer[];
+  /** 'relay' when the server sends all media through TURN (testing). */
+  iceTransportPolicy: 'all' | 'relay';
 }
 
 export interface Consumed {
@@ -125,7 +138,14 @@ export interface ChatFrom {
   role: Role;
 }
 
-export type CloseReason = 'kicked' | 'workerDied' | 'serverShutdown' | 'tooSlow' | 'left';
+export type CloseReason =
+  | 'kicked'
+  | 'workerDied'
+  | 'serverShutdown'
+  | 'tooSlow'
+  | 'left'
+  | 'replaced'
+  | 'joinTimeout';
 
 /** Server -> client notifications, by name. */
 export interface Notifications {

@@ -236,6 +236,9 @@ export class RoomClient extends Emitter<RoomEvents> {
       iceParameters: info.iceParameters,
       iceCandidates: info.iceCandidates,
       dtlsParameters: info.dtlsParameters,
+      // TURN for networks that let out only TCP 443 (the server's [turn] config).
+      iceServers: info.iceServers ?? [],
+      iceTransportPolicy: info.iceTransportPolicy ?? 'all',
     };
     const transport =
       direction === 'send' ? session.device.createSendTransport(options) : session.device.createRecvTransport(options);

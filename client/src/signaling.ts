@@ -27,7 +27,7 @@ export class RequestError extends Error {
 }
 
 /** Why the connection stopped for good (no more reconnecting). */
-export type StopReason = 'unauthorized' | 'kicked' | 'left' | 'closed' | 'refused';
+export type StopReason = 'unauthorized' | 'kicked' | 'replaced' | 'left' | 'closed' | 'refused';
 
 export type SignalingState =
   | { kind: 'connecting'; attempt: number }
@@ -52,9 +52,14 @@ export class Backoff {
   }
 }
 
+/** The subprotocol Podium speaks; the token travels as `podium.token.<token>` beside it. */
+export const WS_PROTOCOL = 'podium';
+
 export interface SignalingOptions {
-  /** ws:// or wss:// URL with the token. */
+  /** ws:// or wss:// URL of the endpoint (no token in it). */
   url: string;
+  /** The join token, offered as the subprotocol `podium.token.<token>`. */
+  token: string;
   /** Plain HTTP URL of the same endpoint: it answers 401 with a reason when the token is refused. */
   diagnoseUrl?: string;
   requestTimeoutMs?: number;
@@ -178,7 +183,7 @@ export class Signaling {
     let closeReason: CloseReason | null = null;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.options.url);
+      ws = new WebSocket(this.options.url, [WS_PROTOCOL, `podium.token.${this.options.token}`]);
     } catch (error) {
       this.stop('refused', `cannot open the connection: ${(error as Error).message}`);
       return;
@@ -213,6 +218,9 @@ export class Signaling {
       if (this.stopped) return;
       if (closeReason === 'kicked') return this.stop('kicked', 'You were removed from the class.');
       if (closeReason === 'left') return this.stop('left', 'You left the class.');
+      if (closeReason === 'replaced') {
+        return this.stop('replaced', 'This class was opened with your link in another tab or on another device.');
+      }
       if (opened) {
         this.dropped(describeClose(closeReason, event));
       } else {
@@ -234,7 +242,10 @@ export class Signaling {
   private async diagnose(): Promise<string | null> {
     if (!this.options.diagnoseUrl) return 'cannot reach the server';
     try {
-      const response = await fetch(this.options.diagnoseUrl, { cache: 'no-store' });
+      const response = await fetch(this.options.diagnoseUrl, {
+        cache: 'no-store',
+        headers: { authorization: `Bearer ${this.options.token}` },
+      });
       if (response.status === 401) {
         const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
         const message = body?.error?.message ?? 'the server refused this link';

@@ -20,6 +20,32 @@ export function fragmentParams(hash = location.hash): URLSearchParams {
   return new URLSearchParams(hash.startsWith('#') ? hash.slice(1) : hash);
 }
 
+const STORE_KEY = `podium.link:${location.pathname}`;
+
+/**
+ * The join link's parameters, read once: the fragment is then cleared from
+ * the address bar and the history (`history.replaceState`), so the token and
+ * the admin key do not linger in history, bookmarks or screen shares. This
+ * tab keeps them in sessionStorage, so a reload still works.
+ */
+export function takeLinkParams(): URLSearchParams {
+  const fromFragment = fragmentParams();
+  if (fromFragment.has('token') || fromFragment.has('key')) {
+    try {
+      sessionStorage.setItem(STORE_KEY, fromFragment.toString());
+    } catch {
+      // storage disabled: a reload will need the link again
+    }
+    history.replaceState(history.state, '', location.pathname + location.search);
+    return fromFragment;
+  }
+  try {
+    return new URLSearchParams(sessionStorage.getItem(STORE_KEY) ?? '');
+  } catch {
+    return new URLSearchParams();
+  }
+}
+
 export type TokenCheck =
   | { ok: true; token: string; claims: Claims }
   | { ok: false; problem: 'missing' | 'malformed' | 'expired' | 'wrong-page'; message: string };
@@ -52,7 +78,7 @@ export function decodeClaims(token: string): Claims | null {
 
 /** The page's token, checked for shape, expiry and role. */
 export function readToken(expectedRole: Role, now = Date.now()): TokenCheck {
-  const token = fragmentParams().get('token');
+  const token = takeLinkParams().get('token');
   if (!token) {
     return { ok: false, problem: 'missing', message: 'This page needs a join link with a token.' };
   }
@@ -74,9 +100,12 @@ export function readToken(expectedRole: Role, now = Date.now()): TokenCheck {
   return { ok: true, token, claims };
 }
 
-/** ws(s)://host/ws?token=... and its plain-HTTP twin, for the page's origin. */
-export function signalingUrls(token: string): { url: string; diagnoseUrl: string } {
-  const query = `/ws?token=${encodeURIComponent(token)}`;
+/**
+ * ws(s)://host/ws and its plain-HTTP twin, for the page's origin. The token
+ * never goes into a URL (proxies log those): it travels as a WebSocket
+ * subprotocol, and as a bearer header when diagnosing a refusal.
+ */
+export function signalingUrls(token: string): { url: string; diagnoseUrl: string; token: string } {
   const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return { url: `${wsScheme}//${location.host}${query}`, diagnoseUrl: query };
+  return { url: `${wsScheme}//${location.host}/ws`, diagnoseUrl: '/ws', token };
 }

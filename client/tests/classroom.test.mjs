@@ -443,7 +443,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
   });
 
   it('screenshots: teacher live, student watching, admin', async () => {
-    const { link } = await devToken(server.base, { room: ROOM, name: 'Admin', role: 'admin' });
+    const { link } = await devToken(server.base, { room: ROOM, name: 'Admin', role: 'admin', adminKey: server.adminKey });
     const admin = await open(link, 'admin');
     await until('admin room list', () => admin.locator(`#rooms-body tr[data-room="${ROOM}"]`).count());
     await until('admin room details', () => admin.locator('#peers-body tr').count());

@@ -146,13 +146,16 @@ export async function startServer({ workers = 2 } = {}) {
   };
 }
 
-/** A join token from the dev-mode endpoint; `link` is the page URL with it. */
-export async function devToken(base, { room, name, role }) {
+/**
+ * A join token from the dev-mode endpoint; `link` is the page URL with it
+ * (and, given `adminKey`, the admin key: the server never hands it out).
+ */
+export async function devToken(base, { room, name, role, adminKey }) {
   const query = new URLSearchParams({ room, name, role });
   const response = await fetch(`${base}/api/dev/token?${query}`);
   if (!response.ok) throw new Error(`dev token: HTTP ${response.status} ${await response.text()}`);
   const body = await response.json();
-  const link = body.adminKey ? `${body.url}&key=${encodeURIComponent(body.adminKey)}` : body.url;
+  const link = adminKey ? `${body.url}&key=${encodeURIComponent(adminKey)}` : body.url;
   return { ...body, link };
 }
 

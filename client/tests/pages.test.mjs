@@ -115,8 +115,10 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
     await start.selectOption('#dev-role', 'student');
     await screenshot(start, 'start');
     await start.click('#dev-form button[type=submit]');
-    await start.waitForURL(/\/student\.html#token=/);
+    await start.waitForURL(/\/student\.html/);
     await until('student page connected', () => start.locator('#connection[data-state=live]').count());
+    // The token left the address bar and the history entry once read.
+    assert.equal(new URL(start.url()).hash, '', 'the fragment is cleared');
     assert.equal(await start.locator('#user-name').textContent(), 'Ada');
     lobbyStudent = start;
   });
@@ -156,6 +158,24 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
     // Chromium itself reports the refused WebSocket handshake and the 401 in the console.
     dropExpected(page, [/WebSocket connection to .* failed/, /status of 401/]);
     await page.context().close();
+  });
+
+  it('the same link opened twice: the newer tab takes over, the older one says so and stays put', async () => {
+    const issued = await issueToken({ room: 'lobby', name: 'Twin', user: 'twin@example.org', role: 'student' });
+    const first = await open(issued.url, 'twin-first');
+    await until('first tab live', () => first.locator('#connection[data-state=live]').count());
+    const second = await open(issued.url, 'twin-second');
+    await until('second tab live', () => second.locator('#connection[data-state=live]').count());
+    await until('first tab told', () => first.locator('#fatal:not([hidden])', { hasText: 'Opened elsewhere' }).count());
+    const sockets = await first.evaluate(() => window.__test.sockets.length);
+    await sleep(2500);
+    assert.equal(await first.evaluate(() => window.__test.sockets.length), sockets, 'the older tab does not reconnect');
+    assert.equal(await second.locator('#connection').getAttribute('data-state'), 'live', 'the newer tab stays');
+    const room = await adminGet(server, '/api/admin/rooms/lobby');
+    assert.equal(room.body.peers.filter((p) => p.user === 'twin@example.org').length, 1);
+    await screenshot(first, 'student-opened-elsewhere');
+    await first.context().close();
+    await second.context().close();
   });
 
   it('camera and microphone denied: the teacher page explains what to do', async () => {

@@ -102,6 +102,9 @@ async function apiRestream(id) {
 describe('restreaming a class from the admin page, to a real RTMP server', { timeout: 240_000 }, () => {
   before(async () => {
     ingest = await startIngest();
+    // The local nginx is on 127.0.0.1, which restreams may not reach unless
+    // allowlisted (egress.allow_hosts); the server inherits this variable.
+    process.env.PODIUM_EGRESS__ALLOW_HOSTS = '["127.0.0.1"]';
     server = await startServer({ workers: 1 });
     browser = await launchBrowser();
   });

@@ -17,6 +17,7 @@ pub struct Server {
     /// The UDP/TCP ports of its WebRTC transports.
     pub rtc_ports: (u16, u16),
     pub log: Option<PathBuf>,
+    metrics_token: Option<String>,
 }
 
 /// How to start a server.
@@ -29,6 +30,11 @@ pub struct Launch<'a> {
     pub log_filter: Option<&'a str>,
     /// Extra PODIUM_* settings, e.g. ("PODIUM_RTC__UDP_RECV_BUFFER", "4194304").
     pub env: &'a [(String, String)],
+}
+
+/// The metrics token of a server this tool starts (loopback, this run only).
+fn metrics_token(port: u16) -> String {
+    format!("podium-load-metrics-{port}-{}", std::process::id())
 }
 
 impl Server {
@@ -44,6 +50,13 @@ impl Server {
             .env("PODIUM_RTC__PORT_MIN", launch.rtc_ports.0.to_string())
             .env("PODIUM_RTC__PORT_MAX", launch.rtc_ports.1.to_string())
             .env("PODIUM_AUTH__DEV_MODE", "true")
+            .env("PODIUM_HTTP__METRICS_TOKEN", metrics_token(port))
+            // Every bot connects from 127.0.0.1.
+            .env("PODIUM_LIMITS__CONNECTIONS_PER_IP", "100000")
+            // The bots of one shard share a UDP socket, and a WebRTC server
+            // tells peers apart by their address: per-transport ports (the
+            // way the published figures were measured) keep them apart.
+            .env("PODIUM_RTC__WEBRTC_SERVER", "false")
             .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -70,6 +83,7 @@ impl Server {
             http: format!("http://127.0.0.1:{port}"),
             rtc_ports: launch.rtc_ports,
             log: Some(launch.log.to_owned()),
+            metrics_token: Some(metrics_token(port)),
         };
         tracing::info!(pid, port, workers = launch.workers, "server starting");
         server.wait_healthy(client, Duration::from_secs(60)).await?;
@@ -84,6 +98,8 @@ impl Server {
             http: http.trim_end_matches('/').to_owned(),
             rtc_ports,
             log: None,
+            // /metrics takes a bearer token (the server's http.metrics_token or admin key).
+            metrics_token: std::env::var("LOADTEST_METRICS_TOKEN").ok(),
         }
     }
 
@@ -123,13 +139,11 @@ impl Server {
     }
 
     pub async fn scrape(&self, client: &reqwest::Client) -> anyhow::Result<Scrape> {
-        let text = client
-            .get(format!("{}/metrics", self.http))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
+        let mut request = client.get(format!("{}/metrics", self.http));
+        if let Some(token) = &self.metrics_token {
+            request = request.bearer_auth(token);
+        }
+        let text = request.send().await?.error_for_status()?.text().await?;
         Ok(Scrape::parse(&text))
     }
 

@@ -82,8 +82,18 @@ pub fn classify(text: &str) -> Result<Incoming, String> {
 }
 
 impl Signal {
-    pub async fn connect(url: &str) -> Result<Signal, SignalError> {
-        let (ws, _) = connect_async(url).await?;
+    /// Opens `url` (`ws://host/ws`) with the join token offered as the
+    /// subprotocol `podium.token.<token>`, as the pages do.
+    pub async fn connect(url: &str, token: &str) -> Result<Signal, SignalError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        let mut request = url.into_client_request()?;
+        let protocols = HeaderValue::from_str(&format!("podium, podium.token.{token}"))
+            .map_err(|_| SignalError::Protocol("the token is not a valid header value".into()))?;
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocols);
+        let (ws, _) = connect_async(request).await?;
         Ok(Signal {
             ws,
             next_id: 1,

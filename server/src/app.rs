@@ -3,13 +3,16 @@
 
 use crate::auth::{TokenKey, random_secret};
 use crate::config::{Config, Secret};
+use crate::error::{Error, Result};
 use crate::restream::Restreams;
 use crate::room::{RoomContext, Rooms};
 use crate::workers::WorkerPool;
 use crate::{codecs, http};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
-use std::net::SocketAddr;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -20,8 +23,57 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     pub restreams: Restreams,
     pub tokens: TokenKey,
+    /// Empty outside dev mode when none is configured: the admin API is off.
     pub admin_key: Secret,
     pub connections: AtomicUsize,
+    /// Open connections by client address (`limits.connections_per_ip`).
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// `http.public_url`, else this server's own address: the base of issued links.
+    public_base_url: std::sync::OnceLock<String>,
+}
+
+/// One open connection counted against its client address; uncounted on drop.
+pub struct ConnectionSlot {
+    ip: Option<IpAddr>,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut map = self.per_ip.lock();
+        if let Some(count) = map.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// Counts a connection from `ip`, or refuses it over `limits.connections_per_ip`.
+    pub fn connection_slot(&self, ip: Option<IpAddr>) -> Result<ConnectionSlot> {
+        if let Some(ip) = ip {
+            let max = self.config.limits.connections_per_ip;
+            let mut map = self.per_ip.lock();
+            let count = map.entry(ip).or_default();
+            if *count >= max {
+                return Err(Error::LimitReached(format!(
+                    "at most {max} connections from one address"
+                )));
+            }
+            *count += 1;
+        }
+        Ok(ConnectionSlot {
+            ip,
+            per_ip: Arc::clone(&self.per_ip),
+        })
+    }
+
+    pub fn public_base_url(&self) -> &str {
+        self.public_base_url.get().map_or("", String::as_str)
+    }
 }
 
 pub struct Application {
@@ -54,11 +106,16 @@ impl Application {
         if config.auth.token_secret.is_empty() {
             config.auth.token_secret = random_secret();
         }
-        let admin_key = if config.auth.admin_key.is_empty() {
+        let admin_key = if config.auth.admin_key.is_empty() && config.auth.dev_mode {
             random_secret()
         } else {
             config.auth.admin_key.clone()
         };
+        if admin_key.is_empty() {
+            tracing::warn!(
+                "no auth.admin_key: the admin API is off and no join token can be issued"
+            );
+        }
         // A broken certificate fails the start before any worker runs.
         let tls_config = if config.http.tls_cert.is_empty() {
             None
@@ -73,6 +130,7 @@ impl Application {
             pool: Arc::clone(&pool),
             config: Arc::clone(&config),
             media_codecs: codecs::media_codecs(&config.rtc.codecs),
+            bans: Default::default(),
         })));
         let state = Arc::new(AppState {
             tokens: TokenKey::new(config.auth.token_secret.clone()),
@@ -82,6 +140,8 @@ impl Application {
             restreams: Restreams::new(&config, Arc::clone(&rooms)),
             rooms: Arc::clone(&rooms),
             connections: AtomicUsize::new(0),
+            per_ip: Arc::default(),
+            public_base_url: std::sync::OnceLock::new(),
         });
 
         tokio::spawn(async move {
@@ -98,6 +158,8 @@ impl Application {
         }
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(http::dev_mode_guard))
+                .wrap(http::security_headers())
                 .app_data(data.clone())
                 .configure(|cfg| http::routes(cfg, &static_dir))
         })
@@ -116,6 +178,9 @@ impl Application {
             None => server.bind(listen).map_err(bind_error)?,
         };
         let addr = *server.addrs().first().expect("bound to one address");
+        let own = format!("{}://{addr}", if tls { "https" } else { "http" });
+        let public = config.public_url()?.map_or(own, str::to_owned);
+        let _ = state.public_base_url.set(public);
         Ok(Self {
             server: server.run(),
             addr,
@@ -164,6 +229,14 @@ impl Application {
         self.state.pool.close().await;
         server.await.map_err(std::io::Error::other)?
     }
+}
+
+/// Reads the configured certificate and key, if any (`podium --check`).
+pub fn check_tls(config: &Config) -> Result<(), StartError> {
+    if !config.http.tls_cert.is_empty() {
+        load_tls(&config.http.tls_cert, &config.http.tls_key)?;
+    }
+    Ok(())
 }
 
 fn load_tls(cert: &str, key: &str) -> Result<rustls::ServerConfig, StartError> {

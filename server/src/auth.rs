@@ -46,15 +46,41 @@ impl Claims {
     }
 }
 
-/// A user-supplied string: 1..=max characters, no control characters.
+/// A user-supplied string: 1..=max characters, no control characters, no
+/// bidi controls or invisible characters (a student named "\u{202e}rehcaeT"
+/// must not read as "Teacher").
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     let chars = value.chars().count();
-    if chars == 0 || chars > max || value.chars().any(char::is_control) || value.trim().is_empty() {
+    if chars == 0
+        || chars > max
+        || value.chars().any(|c| c.is_control() || is_deceptive(c))
+        || value.trim().is_empty()
+    {
         return Err(Error::BadRequest(format!(
-            "{field} must be 1 to {max} printable characters"
+            "{field} must be 1 to {max} printable characters (no bidi controls or invisible characters)"
         )));
     }
     Ok(())
+}
+
+/// Bidi controls, zero-width and other invisible format characters: they
+/// reorder or hide what a reader sees.
+pub fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' // soft hyphen
+        | '\u{034F}' // combining grapheme joiner
+        | '\u{061C}' // Arabic letter mark
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' // zero-width, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // embeddings and overrides
+        | '\u{2060}'..='\u{206F}' // word joiner, isolates, invisible operators
+        | '\u{FE00}'..='\u{FE0F}' // variation selectors
+        | '\u{FEFF}' // zero-width no-break space
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}' // tags
+    )
 }
 
 #[derive(Clone)]
@@ -164,6 +190,23 @@ mod tests {
         assert!(k.verify(&format!("v1.{forged_payload}.{sig}"), 1).is_err());
         for junk in ["", ".", "v1..", "v2.e30.AAAA", "v1.%%%.%%%", "no-dots"] {
             assert!(k.verify(junk, 1).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_bidi_and_invisible_characters() {
+        for bad in [
+            "\u{202e}rehcaeT",
+            "Tea\u{200b}cher",
+            "\u{2067}Ada",
+            "Ada\u{feff}",
+            "x\u{0007}",
+            "   ",
+        ] {
+            assert!(check_text("name", bad, 64).is_err(), "{bad:?}");
+        }
+        for good in ["Ada Lovelace", "Zoë", "李雷", "محمد", "Ana-María O'Neil"] {
+            assert!(check_text("name", good, 64).is_ok(), "{good:?}");
         }
     }
 

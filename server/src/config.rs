@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub egress: EgressConfig,
+    pub turn: TurnConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +28,14 @@ pub struct HttpConfig {
     pub static_dir: PathBuf,
     pub tls_cert: String,
     pub tls_key: String,
+    /// The public base URL of the pages (`https://class.example.org`): issued
+    /// links use it, never request headers. Empty: the listen address.
+    pub public_url: String,
+    /// Bearer token for `/metrics`; empty: `/metrics` takes the admin key.
+    pub metrics_token: Secret,
+    /// Take the client address of a connection from the last `X-Forwarded-For`
+    /// hop (set only behind a reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +45,8 @@ pub struct RtcConfig {
     pub announced_ip: String,
     pub port_min: u16,
     pub port_max: u16,
+    pub webrtc_server: bool,
+    pub webrtc_server_port: u16,
     pub workers: usize,
     pub udp_send_buffer: u32,
     pub udp_recv_buffer: u32,
@@ -79,7 +90,11 @@ pub struct LimitsConfig {
     pub ws_request_burst: u32,
     pub peer_queue_len: usize,
     pub max_peers_per_room: usize,
-    pub max_chat_chars: usize,
+    pub max_chat_bytes: usize,
+    pub chat_messages_per_minute: u32,
+    pub chat_room_bytes_per_second: u32,
+    pub join_timeout_secs: u64,
+    pub connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +104,29 @@ pub struct EgressConfig {
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
     pub give_up_after_secs: u64,
+    pub give_up_unreached_secs: u64,
     pub watchdog_secs: u64,
+    /// Ports destinations may use.
+    pub allow_ports: Vec<u16>,
+    /// Hosts (names or IP literals, `host:port` to pin a port) that may be
+    /// internal addresses: an operator's own ingest.
+    pub allow_hosts: Vec<String>,
+    pub teacher_custom_urls: bool,
+    pub teacher_can_reencode: bool,
+    pub max_restreams: usize,
+    pub max_restreams_per_room: usize,
+    pub max_destinations: usize,
+}
+
+/// TURN servers handed to browsers, with time-limited credentials
+/// (coturn's `use-auth-secret`): see `crate::turn`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnConfig {
+    pub urls: Vec<String>,
+    pub secret: Secret,
+    pub ttl_secs: u64,
+    pub relay_only: bool,
 }
 
 /// A string that never shows in `Debug` output (and so never in logs).
@@ -128,6 +165,8 @@ pub enum ConfigError {
         "environment variable {name} does not name a config key (expected PODIUM_<SECTION>__<KEY>)"
     )]
     EnvKey { name: String },
+    #[error("environment variable {name} is not a valid value for its key (value not shown)")]
+    EnvValue { name: String },
     #[error("config: {0}")]
     Shape(String),
     #[error("config key {key}: {message}")]
@@ -169,7 +208,16 @@ impl Config {
                 .get_mut(&section.to_lowercase())
                 .and_then(toml::Value::as_table_mut)
                 .ok_or_else(|| ConfigError::EnvKey { name: name.clone() })?;
-            table.insert(key.to_lowercase(), env_value(&value));
+            let key = key.to_lowercase();
+            // A key whose default is a string stays a string (a numeric admin
+            // key is still a key, and no parse error ever echoes a secret).
+            let value = match table.get(&key) {
+                Some(toml::Value::String(_)) => toml::Value::String(value),
+                _ => {
+                    env_value(&value).ok_or_else(|| ConfigError::EnvValue { name: name.clone() })?
+                }
+            };
+            table.insert(key, value);
         }
         let config: Config = toml::Value::Table(merged)
             .try_into()
@@ -227,20 +275,7 @@ impl Config {
                 "at least one video codec (vp8 or h264) is required",
             ));
         }
-        if !self.auth.dev_mode {
-            if self.auth.token_secret.expose().len() < 32 {
-                return Err(invalid(
-                    "auth.token_secret",
-                    "must be at least 32 characters outside dev mode",
-                ));
-            }
-            if self.auth.admin_key.expose().len() < 16 {
-                return Err(invalid(
-                    "auth.admin_key",
-                    "must be at least 16 characters outside dev mode",
-                ));
-            }
-        } else if !listen.ip().is_loopback() {
+        if self.auth.dev_mode && !listen.ip().is_loopback() {
             return Err(invalid(
                 "auth.dev_mode",
                 format!(
@@ -254,6 +289,16 @@ impl Config {
                 "must be at least 32 characters",
             ));
         }
+        if !self.auth.admin_key.is_empty() && self.auth.admin_key.expose().len() < 16 {
+            return Err(invalid("auth.admin_key", "must be at least 16 characters"));
+        }
+        if !self.http.metrics_token.is_empty() && self.http.metrics_token.expose().len() < 16 {
+            return Err(invalid(
+                "http.metrics_token",
+                "must be at least 16 characters",
+            ));
+        }
+        self.public_url()?;
         if self.auth.token_ttl_secs == 0 {
             return Err(invalid("auth.token_ttl_secs", "must be positive"));
         }
@@ -275,11 +320,32 @@ impl Config {
         if limits.peer_queue_len < 16 {
             return Err(invalid("limits.peer_queue_len", "must be at least 16"));
         }
-        if limits.max_peers_per_room == 0 || limits.max_chat_chars == 0 {
+        if limits.max_peers_per_room == 0 {
+            return Err(invalid("limits.max_peers_per_room", "must be positive"));
+        }
+        if !(1..=limits.ws_max_message_bytes / 2).contains(&limits.max_chat_bytes) {
             return Err(invalid(
-                "limits.max_peers_per_room",
-                "limits must be positive",
+                "limits.max_chat_bytes",
+                "must be positive and at most half of ws_max_message_bytes",
             ));
+        }
+        if limits.chat_messages_per_minute == 0 {
+            return Err(invalid(
+                "limits.chat_messages_per_minute",
+                "must be positive",
+            ));
+        }
+        if (limits.chat_room_bytes_per_second as usize) < limits.max_chat_bytes {
+            return Err(invalid(
+                "limits.chat_room_bytes_per_second",
+                "must be at least max_chat_bytes (one message must fit)",
+            ));
+        }
+        if limits.join_timeout_secs == 0 {
+            return Err(invalid("limits.join_timeout_secs", "must be positive"));
+        }
+        if limits.connections_per_ip == 0 {
+            return Err(invalid("limits.connections_per_ip", "must be positive"));
         }
         let egress = &self.egress;
         if egress.retry_initial_ms == 0 || egress.retry_max_ms < egress.retry_initial_ms {
@@ -291,7 +357,87 @@ impl Config {
         if egress.watchdog_secs == 0 {
             return Err(invalid("egress.watchdog_secs", "must be positive"));
         }
+        if egress.allow_ports.is_empty() || egress.allow_ports.contains(&0) {
+            return Err(invalid(
+                "egress.allow_ports",
+                "list at least one port, none of them 0",
+            ));
+        }
+        podium_egress::NetworkPolicy::new(egress.allow_ports.clone(), &egress.allow_hosts)
+            .map_err(|message| invalid("egress.allow_hosts", message))?;
+        for (key, value) in [
+            ("egress.max_restreams", egress.max_restreams),
+            (
+                "egress.max_restreams_per_room",
+                egress.max_restreams_per_room,
+            ),
+            ("egress.max_destinations", egress.max_destinations),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be positive"));
+            }
+        }
+        self.validate_webrtc_server()?;
+        self.validate_turn()?;
         Ok(())
+    }
+
+    /// `rtc.webrtc_server_port`: worker i takes port + i; those ports must exist.
+    fn validate_webrtc_server(&self) -> Result<(), ConfigError> {
+        let Some(first) = self.webrtc_server_port(0) else {
+            return Ok(());
+        };
+        let count = self.worker_count();
+        let last = u32::from(first) + count as u32 - 1;
+        if last > u32::from(u16::MAX) {
+            return Err(invalid(
+                "rtc.webrtc_server_port",
+                format!("{count} workers need ports {first}..={last}, past 65535"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_turn(&self) -> Result<(), ConfigError> {
+        let turn = &self.turn;
+        for url in &turn.urls {
+            let scheme_ok = ["turn:", "turns:", "stun:", "stuns:"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
+            if !scheme_ok || url.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    "turn.urls",
+                    format!("{url:?} is not a turn:, turns: or stun: URL"),
+                ));
+            }
+        }
+        let needs_secret = turn.urls.iter().any(|u| u.starts_with("turn"));
+        if needs_secret && turn.secret.expose().len() < 16 {
+            return Err(invalid(
+                "turn.secret",
+                "TURN URLs need the TURN server's static-auth-secret (at least 16 characters)",
+            ));
+        }
+        if turn.ttl_secs == 0 {
+            return Err(invalid("turn.ttl_secs", "must be positive"));
+        }
+        if turn.relay_only && !needs_secret {
+            return Err(invalid(
+                "turn.relay_only",
+                "relay only needs at least one turn: or turns: URL",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The port of worker `slot`'s WebRTC server; `None`: a free one from
+    /// `rtc.port_min..=rtc.port_max` (or no server, `rtc.webrtc_server = false`).
+    pub fn webrtc_server_port(&self, slot: usize) -> Option<u16> {
+        match self.rtc.webrtc_server_port {
+            _ if !self.rtc.webrtc_server => None,
+            0 => None,
+            port => u16::try_from(usize::from(port) + slot).ok(),
+        }
     }
 
     pub fn http_listen(&self) -> Result<SocketAddr, ConfigError> {
@@ -301,6 +447,29 @@ impl Config {
                 format!("{:?} is not an address:port", self.http.listen),
             )
         })
+    }
+
+    /// `http.public_url` without a trailing slash, if set; checked at load:
+    /// `http(s)://host[:port]`, nothing after the authority.
+    pub fn public_url(&self) -> Result<Option<&str>, ConfigError> {
+        let url = self.http.public_url.trim_end_matches('/');
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(authority)
+                if !authority.is_empty() && !authority.contains(['/', '?', '#', '@', ' ']) =>
+            {
+                Ok(Some(url))
+            }
+            _ => Err(invalid(
+                "http.public_url",
+                format!("{url:?} is not http(s)://host[:port]"),
+            )),
+        }
     }
 
     pub fn listen_ip(&self) -> IpAddr {
@@ -338,14 +507,21 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// An environment value as TOML when it parses as a TOML value (numbers,
-/// booleans, arrays), else as a plain string.
-fn env_value(raw: &str) -> toml::Value {
-    format!("v = {raw}")
+/// An environment value of a non-string key as TOML (numbers, booleans,
+/// arrays); a bare word stays a string, for enum keys such as log levels.
+fn env_value(raw: &str) -> Option<toml::Value> {
+    if let Some(value) = format!("v = {raw}")
         .parse::<toml::Table>()
         .ok()
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+    {
+        return Some(value);
+    }
+    let word = !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    word.then(|| toml::Value::String(raw.to_owned()))
 }
 
 #[cfg(test)]
@@ -367,7 +543,11 @@ mod tests {
     fn embedded_defaults_are_valid() {
         let config = Config::load(None, []).unwrap();
         assert_eq!(config.http.listen, "127.0.0.1:8080");
-        assert!(config.auth.dev_mode);
+        assert!(
+            !config.auth.dev_mode,
+            "dev mode is opt-in (scripts/run turns it on)"
+        );
+        assert!(config.auth.admin_key.is_empty());
         assert!(config.worker_count() >= 1);
     }
 
@@ -405,12 +585,44 @@ mod tests {
             ("[http]\nlisten = \"localhost\"\n", &[], "http.listen"),
             (
                 "",
-                &[("PODIUM_HTTP__LISTEN", "0.0.0.0:8080")],
+                &[
+                    ("PODIUM_HTTP__LISTEN", "0.0.0.0:8080"),
+                    ("PODIUM_AUTH__DEV_MODE", "true"),
+                ],
                 "auth.dev_mode",
             ),
-            ("[auth]\ndev_mode = false\n", &[], "auth.token_secret"),
+            (
+                "[auth]\ntoken_secret = \"short\"\n",
+                &[],
+                "auth.token_secret",
+            ),
+            ("[auth]\nadmin_key = \"short\"\n", &[], "auth.admin_key"),
+            (
+                "[http]\npublic_url = \"https://a.example/x\"\n",
+                &[],
+                "http.public_url",
+            ),
+            ("[http]\npublic_url = \"ftp://a\"\n", &[], "http.public_url"),
             ("[rtc]\ncodecs = [\"vp8\"]\n", &[], "rtc.codecs"),
             ("[http]\ntls_cert = \"cert.pem\"\n", &[], "http.tls_cert"),
+            ("[egress]\nallow_ports = []\n", &[], "egress.allow_ports"),
+            ("[egress]\nallow_ports = [0]\n", &[], "egress.allow_ports"),
+            (
+                "[egress]\nallow_hosts = [\"ingest.internal:x\"]\n",
+                &[],
+                "egress.allow_hosts",
+            ),
+            (
+                "[egress]\nallow_hosts = [\"a b\"]\n",
+                &[],
+                "egress.allow_hosts",
+            ),
+            ("[egress]\nmax_restreams = 0\n", &[], "egress.max_restreams"),
+            (
+                "[egress]\nmax_destinations = 0\n",
+                &[],
+                "egress.max_destinations",
+            ),
         ];
         for (file, env, key) in cases {
             let err = load(file, env).expect_err(file).to_string();
@@ -437,6 +649,40 @@ mod tests {
     }
 
     #[test]
+    fn environment_strings_stay_strings() {
+        // A numeric admin key is a key, not a number; a secret that is not
+        // valid TOML is taken as it is.
+        let config = load(
+            "",
+            &[
+                ("PODIUM_AUTH__ADMIN_KEY", "12345678901234567890"),
+                (
+                    "PODIUM_AUTH__TOKEN_SECRET",
+                    "0123456789abcdef\"0123456789abcdef =",
+                ),
+                ("PODIUM_HTTP__PUBLIC_URL", "https://class.example.org/"),
+                ("PODIUM_RTC__WORKER_LOG_LEVEL", "debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.auth.admin_key.expose(), "12345678901234567890");
+        assert_eq!(
+            config.auth.token_secret.expose(),
+            "0123456789abcdef\"0123456789abcdef ="
+        );
+        assert_eq!(
+            config.public_url().unwrap(),
+            Some("https://class.example.org")
+        );
+        // A bad value of a typed key names the variable, never the value.
+        let err = load("", &[("PODIUM_RTC__WORKERS", "{oops} secret!")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PODIUM_RTC__WORKERS"), "{err}");
+        assert!(!err.contains("secret!"), "{err}");
+    }
+
+    #[test]
     fn the_readme_documents_every_key() {
         let readme = include_str!("../../README.md");
         let defaults: toml::Table = DEFAULT_TOML.parse().unwrap();
@@ -452,9 +698,43 @@ mod tests {
     }
 
     #[test]
+    fn webrtc_server_ports_and_turn_are_checked() {
+        let config = load("[rtc]\nworkers = 2\nwebrtc_server_port = 44444\n", &[]).unwrap();
+        assert_eq!(config.webrtc_server_port(0), Some(44444));
+        assert_eq!(config.webrtc_server_port(1), Some(44445));
+        assert_eq!(Config::load(None, []).unwrap().webrtc_server_port(1), None);
+        let config = load(
+            "[rtc]\nwebrtc_server = false\nwebrtc_server_port = 44444\n",
+            &[],
+        );
+        assert_eq!(config.unwrap().webrtc_server_port(0), None);
+        let config = load(
+            "[turn]\nurls = [\"turns:turn.example.org:443?transport=tcp\"]\nrelay_only = true\n",
+            &[("PODIUM_TURN__SECRET", "0123456789abcdef")],
+        )
+        .unwrap();
+        assert!(config.turn.relay_only);
+        type Case<'a> = (&'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                "[rtc]\nworkers = 2\nwebrtc_server_port = 65535\n",
+                "rtc.webrtc_server_port",
+            ),
+            ("[turn]\nurls = [\"http://x\"]\n", "turn.urls"),
+            ("[turn]\nurls = [\"turn:x:3478\"]\n", "turn.secret"),
+            ("[turn]\nrelay_only = true\n", "turn.relay_only"),
+            ("[turn]\nttl_secs = 0\n", "turn.ttl_secs"),
+        ];
+        for (file, key) in cases {
+            let err = load(file, &[]).expect_err(file).to_string();
+            assert!(err.contains(key), "{file:?}: {err}");
+        }
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         let config = load(
-            "[auth]\ndev_mode = false\ntoken_secret = \"0123456789abcdef0123456789abcdef-secret\"\nadmin_key = \"admin-key-0123456789\"\n",
+            "[auth]\ntoken_secret = \"0123456789abcdef0123456789abcdef-secret\"\nadmin_key = \"admin-key-0123456789\"\n",
             &[],
         )
         .unwrap();

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The room has reached its peer limit.
     RoomFull,
+    /// A configured limit refuses this (connections per address, restreams, ...).
+    LimitReached,
     /// mediasoup refused the operation (bad RTP parameters, unsupported codec, ...).
     MediaError,
     /// A bug or a dead worker: try again.
@@ -55,6 +57,8 @@ pub enum Error {
     #[error("room {0} is full")]
     RoomFull(String),
     #[error("{0}")]
+    LimitReached(String),
+    #[error("{0}")]
     Media(String),
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +85,7 @@ impl Error {
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::TooLarge { .. } => ErrorCode::TooLarge,
             Self::RoomFull(_) => ErrorCode::RoomFull,
+            Self::LimitReached(_) => ErrorCode::LimitReached,
             Self::Media(_) => ErrorCode::MediaError,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -111,7 +116,7 @@ impl ResponseError for Error {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Conflict | ErrorCode::RoomFull => StatusCode::CONFLICT,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited | ErrorCode::LimitReached => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

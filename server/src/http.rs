@@ -5,13 +5,15 @@ use crate::app::AppState;
 use crate::auth::{Claims, Role, admin_key_matches, unix_now};
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, RoomId};
-use crate::restream::StartRestream;
+use crate::restream::{Requester, StartRestream};
 use crate::signaling::session;
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use podium_egress::DestinationSpec;
 use serde::{Deserialize, Serialize};
 use std::future::{Ready, ready};
+use std::net::IpAddr;
 use std::path::Path;
 
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
@@ -36,6 +38,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
             web::delete().to(kick_peer),
         )
         .route(
+            "/api/admin/rooms/{room}/bans/{user}",
+            web::delete().to(lift_ban),
+        )
+        .route(
             "/api/admin/rooms/{room}/restreams",
             web::post().to(start_restream),
         )
@@ -57,6 +63,22 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
 
 type State = web::Data<AppState>;
 
+/// The pages load only their own scripts and styles, connect only to this
+/// origin (the WebSocket included), and are never framed; no referrer leaks.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// Headers on every response (pages and API alike).
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}
+
 /// Passes when the request carries `Authorization: Bearer <admin key>`.
 pub struct Admin;
 
@@ -66,12 +88,7 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<State>().expect("state is registered");
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        ready(match given {
+        ready(match bearer(req) {
             Some(key) if admin_key_matches(&state.admin_key, key) => Ok(Admin),
             _ => Err(Error::Unauthorized(
                 "admin key required (Authorization: Bearer <key>)".into(),
@@ -95,10 +112,29 @@ async fn health(state: State) -> HttpResponse {
     }
 }
 
-async fn metrics(state: State) -> HttpResponse {
-    HttpResponse::Ok()
+/// `/metrics` names rooms and restreams: it takes `http.metrics_token`, or
+/// the admin key when no metrics token is configured.
+async fn metrics(state: State, req: HttpRequest) -> Result<HttpResponse> {
+    let given = bearer(&req);
+    let key = match state.config.http.metrics_token.is_empty() {
+        true => &state.admin_key,
+        false => &state.config.http.metrics_token,
+    };
+    if !given.is_some_and(|given| admin_key_matches(key, given)) {
+        return Err(Error::Unauthorized(
+            "metrics take Authorization: Bearer <http.metrics_token or admin key>".into(),
+        ));
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::metrics::render(&state))
+        .body(crate::metrics::render(&state)))
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 async fn info(state: State) -> HttpResponse {
@@ -109,30 +145,94 @@ async fn info(state: State) -> HttpResponse {
     }))
 }
 
-#[derive(Deserialize)]
-struct WsQuery {
-    token: Option<String>,
+/// The WebSocket subprotocol pages and tools speak; the token travels as a
+/// second offered subprotocol, [`TOKEN_PROTOCOL_PREFIX`]`<token>`, so that it
+/// never sits in a URL (proxies log those).
+pub const WS_PROTOCOL: &str = "podium";
+pub const TOKEN_PROTOCOL_PREFIX: &str = "podium.token.";
+
+/// The join token of a WebSocket request: an offered subprotocol
+/// `podium.token.<token>`, or `Authorization: Bearer <token>` (tools).
+/// Tokens in the query string are refused.
+fn request_token(req: &HttpRequest) -> Result<&str> {
+    if req
+        .query_string()
+        .split('&')
+        .any(|p| p.starts_with("token="))
+    {
+        return Err(Error::Unauthorized(
+            "tokens in URLs are refused (proxies log them): offer the WebSocket subprotocol \
+             podium.token.<token> or send Authorization: Bearer <token>"
+                .into(),
+        ));
+    }
+    let offered = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix(TOKEN_PROTOCOL_PREFIX));
+    let bearer = || {
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    };
+    offered.or_else(bearer).ok_or_else(|| {
+        Error::Unauthorized(
+            "a join token is required: WebSocket subprotocol podium.token.<token> \
+             or Authorization: Bearer <token>"
+                .into(),
+        )
+    })
+}
+
+/// The client's address: the TCP peer, or behind a trusted reverse proxy the
+/// last `X-Forwarded-For` hop (the one the proxy added).
+fn client_ip(state: &AppState, req: &HttpRequest) -> Option<IpAddr> {
+    if state.config.http.trust_forwarded_for
+        && let Some(ip) = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|hop| hop.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    req.peer_addr().map(|a| a.ip())
 }
 
 async fn websocket(
     req: HttpRequest,
     body: web::Payload,
     state: State,
-    query: web::Query<WsQuery>,
 ) -> actix_web::Result<HttpResponse> {
-    let token = query
-        .token
-        .as_deref()
-        .ok_or_else(|| Error::Unauthorized("a token is required (?token=...)".into()))?;
-    let claims = state.tokens.verify(token, unix_now())?;
+    let claims = state.tokens.verify(request_token(&req)?, unix_now())?;
     claims.validate()?;
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let slot = state.connection_slot(client_ip(&state, &req))?;
+    let (mut response, session, stream) = actix_ws::handle(&req, body)?;
+    let offered_podium = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == WS_PROTOCOL);
+    if offered_podium {
+        // A browser that offered subprotocols needs one of them chosen.
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            header::HeaderValue::from_static(WS_PROTOCOL),
+        );
+    }
     let stream = stream
         .max_frame_size(session::HARD_FRAME_LIMIT)
         .aggregate_continuations()
         .max_continuation_size(session::HARD_FRAME_LIMIT);
     let app = state.into_inner();
-    actix_web::rt::spawn(session::run(session, stream, app, claims));
+    actix_web::rt::spawn(session::run(session, stream, app, claims, slot));
     Ok(response)
 }
 
@@ -156,7 +256,7 @@ pub struct TokenResponse {
     pub url: String,
 }
 
-fn mint(state: &AppState, req: &HttpRequest, body: TokenRequest) -> Result<TokenResponse> {
+fn mint(state: &AppState, body: TokenRequest) -> Result<TokenResponse> {
     let ttl = body.ttl_secs.unwrap_or(state.config.auth.token_ttl_secs);
     if ttl == 0 || ttl > 7 * 24 * 3600 {
         return Err(Error::BadRequest(
@@ -177,9 +277,8 @@ fn mint(state: &AppState, req: &HttpRequest, body: TokenRequest) -> Result<Token
         Role::Student => "student.html",
         Role::Admin => "admin.html",
     };
-    let info = req.connection_info();
     Ok(TokenResponse {
-        url: format!("{}://{}/{page}#token={token}", info.scheme(), info.host()),
+        url: format!("{}/{page}#token={token}", state.public_base_url()),
         token,
         expires_at: claims.exp,
     })
@@ -188,12 +287,11 @@ fn mint(state: &AppState, req: &HttpRequest, body: TokenRequest) -> Result<Token
 async fn issue_token(
     _: Admin,
     state: State,
-    req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     tracing::info!(room = %body.room, role = ?body.role, "join token issued");
-    Ok(HttpResponse::Ok().json(mint(&state, &req, body)?))
+    Ok(HttpResponse::Ok().json(mint(&state, body)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,12 +301,10 @@ struct DevTokenQuery {
     role: Role,
 }
 
-/// Dev mode only: a token for anyone who asks (the pages' join form uses it).
-async fn dev_token(
-    state: State,
-    req: HttpRequest,
-    query: web::Query<DevTokenQuery>,
-) -> Result<HttpResponse> {
+/// Dev mode only: a token for anyone on this machine who asks (the pages'
+/// join form uses it). Never the admin key: that is printed at start-up only.
+/// [`dev_mode_guard`] has checked the request is local.
+async fn dev_token(state: State, query: web::Query<DevTokenQuery>) -> Result<HttpResponse> {
     if !state.config.auth.dev_mode {
         return Err(Error::not_found(
             "route",
@@ -223,12 +319,60 @@ async fn dev_token(
         role: q.role,
         ttl_secs: None,
     };
-    let mut response = serde_json::to_value(mint(&state, &req, body)?).expect("serializes");
-    if q.role == Role::Admin {
-        // The admin page also needs the admin key, which dev mode hands out too.
-        response["adminKey"] = state.admin_key.expose().into();
+    Ok(HttpResponse::Ok().json(mint(&state, body)?))
+}
+
+/// In dev mode every request must come straight from this machine (see
+/// [`local_request`]): a dev server behind a proxy, or read by a
+/// DNS-rebinding page, answers nothing.
+pub async fn dev_mode_guard(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> actix_web::Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>> {
+    let dev_mode = req
+        .app_data::<State>()
+        .is_some_and(|state| state.config.auth.dev_mode);
+    if dev_mode && let Err(error) = local_request(req.request()) {
+        return Ok(req.error_response(error));
     }
-    Ok(HttpResponse::Ok().json(response))
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Dev mode's requests come straight from a browser on this machine: the
+/// Host names a loopback address (a DNS-rebinding page has its own name
+/// there) and no proxy forwarded them (a proxy on the host would make every
+/// internet client look local).
+fn local_request(req: &HttpRequest) -> Result<()> {
+    let forwarded = req.headers().keys().any(|name| {
+        let name = name.as_str();
+        name == "forwarded" || name.starts_with("x-forwarded-") || name == "x-real-ip"
+    });
+    if forwarded {
+        return Err(Error::Forbidden(
+            "dev mode serves local browsers only: this request came through a proxy".into(),
+        ));
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !is_loopback_host(host) {
+        return Err(Error::Forbidden(
+            "dev mode serves local browsers only: the Host is not a loopback name".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn list_rooms(_: Admin, state: State) -> HttpResponse {
@@ -259,6 +403,17 @@ async fn kick_peer(
     Ok(HttpResponse::NoContent().finish())
 }
 
+async fn lift_ban(
+    _: Admin,
+    state: State,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (room, user) = path.into_inner();
+    state.rooms.lift_ban(&room_id(&room)?, &user)?;
+    tracing::info!(room = %room, "ban lifted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
 fn parse_id<T: std::str::FromStr>(kind: &str, raw: &str) -> Result<T> {
     raw.parse()
         .map_err(|_| Error::BadRequest(format!("{raw:?} is not a {kind} id")))
@@ -271,7 +426,10 @@ async fn start_restream(
     body: web::Json<StartRestream>,
 ) -> Result<HttpResponse> {
     let room = state.rooms.get(&room_id(&path)?)?;
-    let status = state.restreams.start(&room, body.into_inner()).await?;
+    let status = state
+        .restreams
+        .start(&room, body.into_inner(), Requester::Admin)
+        .await?;
     Ok(HttpResponse::Created().json(status))
 }
 

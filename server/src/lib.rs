@@ -19,4 +19,5 @@ pub mod restream;
 pub mod room;
 pub mod signaling;
 pub mod telemetry;
+pub mod turn;
 pub mod workers;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    podium_server::telemetry::init();
     let file = config_path();
     let config = match Config::load(file.as_deref(), std::env::vars()) {
         Ok(config) => config,
@@ -15,6 +14,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if std::env::args().any(|a| a == "--check") {
+        return check(&config);
+    }
+    podium_server::telemetry::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -28,6 +31,99 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `podium --check [--config <file>]`: validates the configuration (and reads
+/// the TLS files) without starting anything; says what it would serve.
+fn check(config: &Config) -> ExitCode {
+    if let Err(error) = podium_server::app::check_tls(config) {
+        eprintln!("podium: {error}");
+        return ExitCode::from(2);
+    }
+    let auth = &config.auth;
+    let public = config
+        .public_url()
+        .ok()
+        .flatten()
+        .unwrap_or("(the listen address)");
+    println!("config OK");
+    println!(
+        "  listen        {} ({})",
+        config.http.listen,
+        if config.http.tls_cert.is_empty() {
+            "HTTP"
+        } else {
+            "HTTPS"
+        }
+    );
+    println!("  public url    {public}");
+    println!(
+        "  dev mode      {}",
+        if auth.dev_mode {
+            "ON (local use only)"
+        } else {
+            "off"
+        }
+    );
+    println!(
+        "  admin API     {}",
+        if auth.admin_key.is_empty() && !auth.dev_mode {
+            "off (no auth.admin_key)"
+        } else {
+            "on"
+        }
+    );
+    println!(
+        "  token secret  {}",
+        if auth.token_secret.is_empty() {
+            "random per run (tokens die on restart)"
+        } else {
+            "set"
+        }
+    );
+    println!(
+        "  metrics       {}",
+        if config.http.metrics_token.is_empty() {
+            "admin key"
+        } else {
+            "metrics token"
+        }
+    );
+    let workers = config.worker_count();
+    println!("  workers       {workers}");
+    let media = match (config.rtc.webrtc_server, config.webrtc_server_port(0)) {
+        (false, _) => format!(
+            "per-transport ports {}-{}",
+            config.rtc.port_min, config.rtc.port_max
+        ),
+        (true, None) => format!(
+            "one UDP+TCP port per worker, picked in {}-{}",
+            config.rtc.port_min, config.rtc.port_max
+        ),
+        (true, Some(first)) => format!(
+            "UDP+TCP {first}-{} (one per worker)",
+            usize::from(first) + workers - 1
+        ),
+    };
+    println!("  media ports   {media} on {}", config.rtc.listen_ip);
+    let turn = &config.turn;
+    match turn.urls.is_empty() {
+        true => {
+            println!("  TURN          none (students behind UDP-blocking firewalls cannot join)")
+        }
+        false => println!(
+            "  TURN          {}{}",
+            turn.urls.join(" "),
+            if turn.relay_only { " (relay only)" } else { "" }
+        ),
+    }
+    if !config.http.static_dir.is_dir() {
+        println!(
+            "  warning: no built pages in {}",
+            config.http.static_dir.display()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// `--config <file>` or `PODIUM_CONFIG`.

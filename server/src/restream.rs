@@ -1,18 +1,29 @@
 //! Restreams: the server's side of the egress crate. Who may start one (an
-//! admin, or the room's teacher when `auth.teacher_can_restream`), which
-//! producers it reads (the teacher's camera and microphone unless told
-//! otherwise), and who hears of its status (the room's staff).
+//! admin, or the room's teacher when `auth.teacher_can_restream`), what each
+//! may ask for, how many may run, which producers it reads (the teacher's
+//! camera and microphone unless told otherwise), and who hears of its status
+//! (the room's staff).
+//!
+//! What a teacher may ask is narrower than an admin: YouTube, Twitch and IVS
+//! only (`egress.teacher_custom_urls` opens custom URLs), no re-encode
+//! (`egress.teacher_can_reencode`), and the room's teachers' producers only.
+//! A student's microphone is never restreamed, whoever asks: telling the
+//! student needs a per-peer notification the room does not offer yet, and
+//! restreaming someone unaware is what the rule is for. Where destinations
+//! may point (public addresses, allowed ports) is the egress crate's
+//! `NetworkPolicy`, checked before every connection.
 
 use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ids::RoomId;
+use crate::ids::{PeerId, RoomId};
 use crate::room::{Room, RoomHold, Rooms};
 use crate::signaling::protocol::{Notification, Source};
 use mediasoup::prelude::*;
+use parking_lot::Mutex;
 use podium_egress::{
     DestinationId, DestinationSpec, EgressConfig, EgressError, EgressEvent, EgressId,
-    EgressManager, EgressSpec, EgressStatus, RetryPolicy, VideoMode,
+    EgressManager, EgressSpec, EgressStatus, NetworkPolicy, RetryPolicy, VideoMode,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -33,10 +44,55 @@ pub struct StartRestream {
     pub video_mode: VideoMode,
 }
 
+/// Who asks for a restream: what they may ask for differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    /// The admin API, or an admin's WebSocket.
+    Admin,
+    /// A room's teacher, over the WebSocket.
+    Teacher,
+}
+
+impl Requester {
+    /// What `peer` of `room` is as a requester (students are none).
+    pub fn peer(room: &Room, peer: PeerId) -> Result<Self> {
+        match room.peer_role(peer) {
+            Some(Role::Admin) => Ok(Self::Admin),
+            Some(Role::Teacher) => Ok(Self::Teacher),
+            Some(Role::Student) => Err(Error::Forbidden("students cannot restream".into())),
+            None => Err(Error::not_found("peer", peer)),
+        }
+    }
+}
+
 pub struct Restreams {
     manager: EgressManager,
     rooms: Arc<Rooms>,
     teacher_can_restream: bool,
+    teacher_custom_urls: bool,
+    teacher_can_reencode: bool,
+    max_restreams: usize,
+    max_restreams_per_room: usize,
+    max_destinations: usize,
+    /// Rooms (labels) of the restreams being started: counted against the
+    /// limits with the running ones, so that parallel starts cannot pass them.
+    starting: Arc<Mutex<Vec<String>>>,
+}
+
+/// A place among the restreams counted against the limits, held while one
+/// starts (the running egress counts from then on).
+struct Reservation {
+    starting: Arc<Mutex<Vec<String>>>,
+    label: String,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut starting = self.starting.lock();
+        if let Some(at) = starting.iter().position(|l| *l == self.label) {
+            starting.swap_remove(at);
+        }
+    }
 }
 
 impl Restreams {
@@ -47,17 +103,28 @@ impl Restreams {
             max: Duration::from_millis(egress.retry_max_ms),
             give_up_after: (egress.give_up_after_secs > 0)
                 .then(|| Duration::from_secs(egress.give_up_after_secs)),
+            give_up_unreached: (egress.give_up_unreached_secs > 0)
+                .then(|| Duration::from_secs(egress.give_up_unreached_secs)),
             ..RetryPolicy::default()
         };
+        let network = NetworkPolicy::new(egress.allow_ports.clone(), &egress.allow_hosts)
+            .expect("egress.allow_hosts is checked by Config::validate");
         Self {
             manager: EgressManager::new(EgressConfig {
                 retry,
                 watchdog: Duration::from_secs(egress.watchdog_secs),
                 input_grace: Duration::from_secs(egress.teacher_grace_secs),
+                network,
                 ..EgressConfig::default()
             }),
             rooms,
             teacher_can_restream: config.auth.teacher_can_restream,
+            teacher_custom_urls: egress.teacher_custom_urls,
+            teacher_can_reencode: egress.teacher_can_reencode,
+            max_restreams: egress.max_restreams,
+            max_restreams_per_room: egress.max_restreams_per_room,
+            max_destinations: egress.max_destinations,
+            starting: Arc::default(),
         }
     }
 
@@ -73,7 +140,13 @@ impl Restreams {
         }
     }
 
-    pub async fn start(&self, room: &Arc<Room>, request: StartRestream) -> Result<EgressStatus> {
+    pub async fn start(
+        &self,
+        room: &Arc<Room>,
+        request: StartRestream,
+        requester: Requester,
+    ) -> Result<EgressStatus> {
+        self.check_request(&request, requester)?;
         let (video, audio) = match request.video_producer_id {
             Some(video) => (video, request.audio_producer_id),
             None => {
@@ -88,6 +161,8 @@ impl Restreams {
                 )
             }
         };
+        check_producers(room, &[Some(video), audio], requester)?;
+        let _reservation = self.reserve(room.id())?;
         let router = room.home_router_with(&[Some(video), audio]).await?;
         let mut spec = EgressSpec::new(room.id().to_string(), video, audio, request.destinations);
         spec.video_mode = request.video_mode;
@@ -137,6 +212,9 @@ impl Restreams {
             .manager
             .get(id)
             .ok_or_else(|| Error::not_found("running restream", id))?;
+        if egress.status().destinations.len() >= self.max_destinations {
+            return Err(self.too_many_destinations());
+        }
         egress
             .add_destination(destination)
             .await
@@ -157,6 +235,103 @@ impl Restreams {
     pub async fn stop_all(&self) {
         self.manager.stop_all().await;
     }
+
+    /// What a requester may ask for, before anything is looked up.
+    fn check_request(&self, request: &StartRestream, requester: Requester) -> Result<()> {
+        if request.destinations.len() > self.max_destinations {
+            return Err(self.too_many_destinations());
+        }
+        if requester == Requester::Teacher {
+            if !self.teacher_custom_urls && request.destinations.iter().any(|d| d.is_custom()) {
+                return Err(Error::Forbidden(
+                    "custom RTMP URLs are for admins on this server: use YouTube, Twitch or IVS"
+                        .into(),
+                ));
+            }
+            if !self.teacher_can_reencode && request.video_mode == VideoMode::Reencode {
+                return Err(Error::Forbidden(
+                    "re-encoding is for admins on this server (videoMode \"auto\" passes H.264 through)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn too_many_destinations(&self) -> Error {
+        Error::LimitReached(format!(
+            "a restream takes at most {} destinations",
+            self.max_destinations
+        ))
+    }
+
+    /// Counts a restream of `room` against the limits, or refuses it.
+    fn reserve(&self, room: &RoomId) -> Result<Reservation> {
+        let running: Vec<String> = self
+            .manager
+            .list()
+            .into_iter()
+            .filter(|s| !s.state.is_final())
+            .map(|s| s.label)
+            .collect();
+        let mut starting = self.starting.lock();
+        let in_room = running
+            .iter()
+            .chain(starting.iter())
+            .filter(|l| l.as_str() == room.as_str())
+            .count();
+        if in_room >= self.max_restreams_per_room {
+            return Err(Error::LimitReached(format!(
+                "room {room} already has {in_room} restreams running (at most {})",
+                self.max_restreams_per_room
+            )));
+        }
+        if running.len() + starting.len() >= self.max_restreams {
+            return Err(Error::LimitReached(format!(
+                "this server runs at most {} restreams at once",
+                self.max_restreams
+            )));
+        }
+        starting.push(room.to_string());
+        Ok(Reservation {
+            starting: Arc::clone(&self.starting),
+            label: room.to_string(),
+        })
+    }
+}
+
+/// Whose producers a requester may restream: a teacher, the room's teachers'
+/// only; an admin, the teachers' and admins'. Never a student's.
+fn check_producers(
+    room: &Room,
+    producers: &[Option<ProducerId>],
+    requester: Requester,
+) -> Result<()> {
+    let summary = room.summary();
+    for id in producers.iter().flatten() {
+        let Some(producer) = summary.producers.iter().find(|p| p.id == *id) else {
+            return Err(Error::not_found("producer", id));
+        };
+        let owner = summary
+            .peers
+            .iter()
+            .find(|p| p.info.id == producer.peer_id)
+            .map(|p| p.info.role);
+        match (owner, requester) {
+            (Some(Role::Teacher), _) | (Some(Role::Admin), Requester::Admin) => {}
+            (Some(Role::Student), _) => {
+                return Err(Error::Forbidden(
+                    "a student's microphone cannot be restreamed".into(),
+                ));
+            }
+            _ => {
+                return Err(Error::Forbidden(
+                    "a teacher restreams the room's teachers' producers only".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn egress_error(error: EgressError) -> Error {
@@ -166,6 +341,8 @@ fn egress_error(error: EgressError) -> Error {
         | EgressError::WrongKind { .. }
         | EgressError::UnsupportedCodec(_)
         | EgressError::LastDestination => Error::BadRequest(error.to_string()),
+        // The same words whatever lies at the address: nothing was connected.
+        EgressError::DestinationRefused { .. } => Error::Forbidden(error.to_string()),
         EgressError::ProducerNotFound(id) => Error::not_found("producer", id),
         EgressError::UnknownDestination(id) => Error::not_found("destination", id),
         EgressError::Ended => Error::Conflict(error.to_string()),

@@ -1,7 +1,10 @@
 //! Restreams through the server: who may start them, what bad requests get,
-//! who hears of their status, and that stream keys never reach a log line.
-//! (Media actually reaching an ingest is proven by egress/run-e2e.sh and by
-//! the browser suite.)
+//! who hears of their status, that stream keys never reach a log line, that
+//! destinations cannot reach inside the network, and the limits on what
+//! teachers may ask for and on how many restreams run. (Media actually
+//! reaching an ingest is proven by egress/run-e2e.sh and by the browser
+//! suite.) No test here connects anywhere but loopback: refused destinations
+//! are refused before any connection.
 
 mod common;
 
@@ -50,10 +53,42 @@ fn closed_port_destination() -> serde_json::Value {
     json!({ "service": "custom", "url": "rtmp://127.0.0.1:9/live", "streamKey": KEY })
 }
 
+/// The local "ingest" (127.0.0.1) allowlisted, and custom URLs open to
+/// teachers, plus `overrides`.
+fn local_ingest(overrides: &[(&str, &str)]) -> podium_server::config::Config {
+    let mut all = vec![
+        ("PODIUM_EGRESS__ALLOW_HOSTS", r#"["127.0.0.1"]"#),
+        ("PODIUM_EGRESS__TEACHER_CUSTOM_URLS", "true"),
+    ];
+    all.extend_from_slice(overrides);
+    config(&all)
+}
+
+fn custom(url: &str) -> serde_json::Value {
+    json!({ "service": "custom", "url": url, "streamKey": KEY })
+}
+
+/// POST on the admin API: (status, body).
+async fn admin_post(
+    app: &TestApp,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(app.state.admin_key.expose())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restreams_are_guarded_validated_reported_and_never_log_keys() {
     let logs = capture_logs();
-    let app = TestApp::start().await;
+    let app = TestApp::with(local_ingest(&[])).await;
     let (mut teacher, _) = app.join("live", "Ada", Role::Teacher).await;
     let producers = teacher_producing(&mut teacher, &["camera", "mic"]).await;
     let (mut student, _) = app.join("live", "Bob", Role::Student).await;
@@ -152,7 +187,11 @@ async fn restreams_are_guarded_validated_reported_and_never_log_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teachers_restream_only_where_the_server_allows() {
     let _logs = capture_logs();
-    let app = TestApp::with(config(&[("PODIUM_AUTH__TEACHER_CAN_RESTREAM", "false")])).await;
+    let app = TestApp::with(local_ingest(&[(
+        "PODIUM_AUTH__TEACHER_CAN_RESTREAM",
+        "false",
+    )]))
+    .await;
     let (mut teacher, _) = app.join("closed", "Ada", Role::Teacher).await;
     teacher_producing(&mut teacher, &["camera"]).await;
     let start = json!({ "destinations": [closed_port_destination()] });
@@ -201,5 +240,238 @@ async fn teachers_restream_only_where_the_server_allows() {
         .await
         .unwrap();
     assert_eq!(stop.status(), 204);
+    app.stop().await;
+}
+
+/// Whether anything connected to `listener` (non-blocking).
+fn touched(listener: &std::net::TcpListener) -> bool {
+    match listener.accept() {
+        Ok(_) => true,
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_cannot_reach_inside_the_network() {
+    let _logs = capture_logs();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Production defaults, with the listener's port allowed too: only the
+    // address check stands between a request and the listener.
+    let ports = format!("[1935, 443, {port}]");
+    let app = TestApp::with(config(&[("PODIUM_EGRESS__ALLOW_PORTS", &ports)])).await;
+    let (mut teacher, _) = app.join("inside", "Ada", Role::Teacher).await;
+    teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    let start = "/api/admin/rooms/inside/restreams";
+    let address = "destination 0: the ingest host is not allowed: it must resolve to public internet addresses only";
+
+    // Validation only: none of these is ever connected to.
+    let refused = [
+        (
+            custom(&format!("rtmp://127.0.0.1:{port}/live")),
+            address.to_owned(),
+        ),
+        (
+            custom(&format!("rtmp://localhost:{port}/live")),
+            address.to_owned(),
+        ),
+        (
+            custom(&format!("rtmp://[::1]:{port}/live")),
+            address.to_owned(),
+        ),
+        (custom("rtmp://10.0.0.8/live"), address.to_owned()),
+        (custom("rtmp://192.168.1.10:1935/live"), address.to_owned()),
+        (custom("rtmps://169.254.169.254/live"), address.to_owned()),
+        (custom("rtmp://172.20.0.1/live"), address.to_owned()),
+        (custom("rtmp://100.100.100.100/live"), address.to_owned()),
+        (
+            json!({ "service": "ivs", "ingestEndpoint": "127.0.0.1", "streamKey": KEY }),
+            address.to_owned(),
+        ),
+        (
+            json!({ "service": "twitch", "ingest": "10.1.1.1", "streamKey": KEY }),
+            address.to_owned(),
+        ),
+        (
+            custom("rtmp://8.8.8.8:22/live"),
+            "destination 0: port 22 is not an allowed ingest port".to_owned(),
+        ),
+    ];
+    for (destination, message) in refused {
+        let (status, body) =
+            admin_post(&app, start, json!({ "destinations": [destination] })).await;
+        assert_eq!(status, 403, "{destination} -> {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+        assert_eq!(body["error"]["message"], message.as_str(), "{body}");
+        assert!(!body.to_string().contains(KEY));
+    }
+    assert_eq!(app.metric("podium_restreams").await, 0.0);
+
+    // Over the WebSocket too: an admin's custom URL is refused the same way.
+    let (mut admin, _) = app.join("inside", "Root", Role::Admin).await;
+    let (code, message) = admin
+        .request(
+            "startRestream",
+            json!({ "destinations": [custom(&format!("rtmp://127.0.0.1:{port}/live"))] }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((code.as_str(), message.as_str()), ("forbidden", address));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !touched(&listener),
+        "a refused destination was connected to"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teachers_ask_for_less_than_admins() {
+    let _logs = capture_logs();
+    // Production defaults: no custom URLs and no re-encode for teachers.
+    let app = TestApp::with(config(&[])).await;
+    let (mut teacher, _) = app.join("rules", "Ada", Role::Teacher).await;
+    let producers = teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    let youtube = json!({ "service": "youtube", "streamKey": KEY });
+
+    // A custom URL (even to a public address), or a preset pointed outside
+    // its service: for admins only. Refused before anything is looked up.
+    for destination in [
+        custom("rtmp://live.example.com/app"),
+        json!({ "service": "twitch", "ingest": "live.example.com", "streamKey": KEY }),
+        json!({ "service": "ivs", "ingestEndpoint": "live.example.com", "streamKey": KEY }),
+    ] {
+        let (code, message) = teacher
+            .request("startRestream", json!({ "destinations": [destination] }))
+            .await
+            .unwrap_err();
+        assert_eq!(code, "forbidden");
+        assert!(
+            message.contains("custom RTMP URLs are for admins"),
+            "{message}"
+        );
+    }
+
+    // A re-encode: for admins only.
+    let (code, message) = teacher
+        .request(
+            "startRestream",
+            json!({ "destinations": [youtube.clone()], "videoMode": "reencode" }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code, "forbidden");
+    assert!(message.contains("re-encoding is for admins"), "{message}");
+
+    // A student's microphone, even while they may speak: never.
+    let (mut student, joined) = app.join("rules", "Bob", Role::Student).await;
+    let student_id = joined["peerId"].clone();
+    teacher
+        .ok(
+            "allowSpeak",
+            json!({ "peerId": student_id, "allowed": true }),
+        )
+        .await;
+    student.notified("speakPermission").await;
+    let transport = student
+        .ok("createTransport", json!({ "direction": "send" }))
+        .await;
+    let student_mic = produce(&mut student, &transport["id"], "mic").await;
+    let take_mic = json!({
+        "videoProducerId": producers[0],
+        "audioProducerId": student_mic,
+        "destinations": [youtube.clone()],
+    });
+    let (code, message) = teacher
+        .request("startRestream", take_mic.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(code, "forbidden");
+    assert!(message.contains("student's microphone"), "{message}");
+    let (status, body) = admin_post(&app, "/api/admin/rooms/rules/restreams", take_mic).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        student
+            .try_notified("egressStatus", Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    assert_eq!(app.metric("podium_restreams").await, 0.0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restreams_and_destinations_are_capped() {
+    let _logs = capture_logs();
+    let app = TestApp::with(local_ingest(&[
+        ("PODIUM_EGRESS__MAX_RESTREAMS", "2"),
+        ("PODIUM_EGRESS__MAX_RESTREAMS_PER_ROOM", "1"),
+        ("PODIUM_EGRESS__MAX_DESTINATIONS", "2"),
+    ]))
+    .await;
+    let mut teachers = Vec::new();
+    for room in ["cap-a", "cap-b", "cap-c"] {
+        let (mut teacher, _) = app.join(room, "Ada", Role::Teacher).await;
+        teacher_producing(&mut teacher, &["camera", "mic"]).await;
+        teachers.push(teacher);
+    }
+    let closed = || custom("rtmp://127.0.0.1:9/live");
+
+    // Destinations per restream, at start...
+    let three = json!({ "destinations": [closed(), closed(), closed()] });
+    let (code, message) = teachers[0]
+        .request("startRestream", three.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(code, "limit_reached");
+    assert_eq!(message, "a restream takes at most 2 destinations");
+    let (status, body) = admin_post(&app, "/api/admin/rooms/cap-a/restreams", three).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &json!("limit_reached"))
+    );
+
+    // ... and when adding one.
+    let started = teachers[0]
+        .ok("startRestream", json!({ "destinations": [closed()] }))
+        .await;
+    let id = started["restream"]["id"].as_str().unwrap().to_owned();
+    let add = format!("/api/admin/restreams/{id}/destinations");
+    assert_eq!(admin_post(&app, &add, closed()).await.0, 201);
+    let (status, body) = admin_post(&app, &add, closed()).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "a restream takes at most 2 destinations"
+    );
+
+    // Restreams per room, then per server.
+    let one = json!({ "destinations": [closed()] });
+    let (code, message) = teachers[0]
+        .request("startRestream", one.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(code, "limit_reached");
+    assert!(
+        message.contains("room cap-a already has 1 restreams"),
+        "{message}"
+    );
+    teachers[1].ok("startRestream", one.clone()).await;
+    let (code, message) = teachers[2]
+        .request("startRestream", one.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(code, "limit_reached");
+    assert_eq!(message, "this server runs at most 2 restreams at once");
+    assert_eq!(app.metric("podium_restreams").await, 2.0);
+
+    // A stopped restream frees its place.
+    teachers[0]
+        .ok("stopRestream", json!({ "restreamId": id }))
+        .await;
+    teachers[2].ok("startRestream", one).await;
     app.stop().await;
 }

@@ -244,7 +244,7 @@ async fn students_hear_of_staff_not_of_each_other() {
         second.err("chat", json!({ "text": "   " })).await,
         "bad_request"
     );
-    let long = "x".repeat(1001);
+    let long = "x".repeat(2001); // limits.max_chat_bytes: 2000
     assert_eq!(
         second.err("chat", json!({ "text": long })).await,
         "bad_request"
@@ -453,7 +453,7 @@ async fn tokens_and_the_admin_api_guard_the_doors() {
             .unwrap()
             .contains("/teacher.html#token=")
     );
-    let mut teacher = Client::connect(&app.ws_url(issued["token"].as_str().unwrap())).await;
+    let mut teacher = Client::connect(app.ws_url(issued["token"].as_str().unwrap())).await;
     assert_eq!(teacher.ok("join", json!({})).await["role"], "teacher");
 
     let bad = http
@@ -484,7 +484,7 @@ async fn tokens_and_the_admin_api_guard_the_doors() {
         .unwrap();
     assert_eq!(dev.status(), 200, "{:?}", dev.text().await);
     let dev: serde_json::Value = dev.json().await.unwrap();
-    let mut student = Client::connect(&app.ws_url(dev["token"].as_str().unwrap())).await;
+    let mut student = Client::connect(app.ws_url(dev["token"].as_str().unwrap())).await;
     let joined = student.ok("join", json!({})).await;
     let listed = app.admin_get("/api/admin/rooms").await;
     assert_eq!(listed["rooms"][0]["peers"].as_array().unwrap().len(), 2);

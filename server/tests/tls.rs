@@ -50,7 +50,8 @@ async fn serves_https_and_websocket_upgrades_over_tls() {
         let upgrade = https(
             &addr,
             &format!(
-                "GET /ws?token={token} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Protocol: podium, podium.token.{token}\r\n\
                  Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
             ),
         );
@@ -61,6 +62,12 @@ async fn serves_https_and_websocket_upgrades_over_tls() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
     assert!(upgrade.starts_with("HTTP/1.1 101"), "{upgrade}");
+    assert!(
+        upgrade
+            .to_lowercase()
+            .contains("sec-websocket-protocol: podium\r\n"),
+        "the server picks the podium subprotocol: {upgrade}"
+    );
     app.stop().await;
     std::fs::remove_dir_all(dir).unwrap();
 }

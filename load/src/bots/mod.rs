@@ -52,8 +52,9 @@ impl Ctx {
             .context("/api/dev/token answered without a token")
     }
 
-    pub fn ws_url(&self, token: &str) -> String {
-        format!("{}/ws?token={token}", self.http.replacen("http", "ws", 1))
+    /// The signaling endpoint; the token goes in a header ([`Signal::connect`]).
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.http.replacen("http", "ws", 1))
     }
 
     pub fn shard(&self, bot: u64) -> &Shard {

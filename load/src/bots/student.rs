@@ -117,7 +117,7 @@ async fn join(
     phases: &mut Phases,
 ) -> anyhow::Result<Signal> {
     let shard = ctx.shard(bot);
-    let mut signal = Signal::connect(&ctx.ws_url(token)).await?;
+    let mut signal = Signal::connect(&ctx.ws_url(), token).await?;
     phases.done(0);
     let joined = signal.request("join", json!({})).await?;
     signal

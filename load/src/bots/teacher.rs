@@ -30,7 +30,7 @@ impl Teacher {
     ) -> anyhow::Result<Teacher> {
         let layers = layers.clamp(1, media.video.len());
         let token = ctx.token("Teacher", "teacher").await?;
-        let mut signal = Signal::connect(&ctx.ws_url(&token)).await?;
+        let mut signal = Signal::connect(&ctx.ws_url(), &token).await?;
         signal
             .request("join", json!({}))
             .await

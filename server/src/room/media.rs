@@ -3,15 +3,16 @@
 //! the caller's role first and changes nothing when it refuses.
 
 use super::{ProducerEntry, Room, RoomEvent, broadcast};
-use crate::auth::Role;
+use crate::auth::{Role, unix_now};
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
+use crate::ratelimit::TokenBucket;
 use crate::signaling::protocol::{
     ChatFrom, CloseReason, Direction, Notification, ProducerInfo, ResponseData, Source,
 };
+use crate::turn;
 use mediasoup::consumer::ConsumerType;
 use mediasoup::prelude::*;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Highest bitrate a browser may send on one transport (camera + screen).
@@ -20,12 +21,25 @@ const MAX_INCOMING_BITRATE: u64 = 6_000_000;
 const KEY_FRAME_REQUEST_DELAY_MS: u32 = 500;
 
 impl Room {
-    fn listen_infos(&self) -> WebRtcTransportListenInfos {
+    /// Where a new transport listens: the WebRTC server (one UDP and one TCP
+    /// port) of the worker under `router`, or, with `rtc.webrtc_server =
+    /// false`, its own ports from `rtc.port_min..=rtc.port_max`.
+    fn transport_options(&self, slot: usize, router: &Router) -> Result<WebRtcTransportOptions> {
         let rtc = &self.config().rtc;
-        let listen_ip: IpAddr = self.config().listen_ip();
+        if rtc.webrtc_server {
+            let server = self
+                .ctx
+                .pool
+                .webrtc_server(slot)
+                .filter(|server| server.worker().id() == router.worker().id())
+                .ok_or_else(|| {
+                    Error::Internal("the worker of this peer restarted; reconnect".into())
+                })?;
+            return Ok(WebRtcTransportOptions::new_with_server(server));
+        }
         let info = |protocol| ListenInfo {
             protocol,
-            ip: listen_ip,
+            ip: self.config().listen_ip(),
             announced_address: self.config().announced_ip().map(|ip| ip.to_string()),
             expose_internal_ip: false,
             port: None,
@@ -34,7 +48,9 @@ impl Room {
             send_buffer_size: (rtc.udp_send_buffer > 0).then_some(rtc.udp_send_buffer),
             recv_buffer_size: (rtc.udp_recv_buffer > 0).then_some(rtc.udp_recv_buffer),
         };
-        WebRtcTransportListenInfos::new(info(Protocol::Udp)).insert(info(Protocol::Tcp))
+        let infos =
+            WebRtcTransportListenInfos::new(info(Protocol::Udp)).insert(info(Protocol::Tcp));
+        Ok(WebRtcTransportOptions::new(infos))
     }
 
     pub fn set_rtp_capabilities(
@@ -71,7 +87,7 @@ impl Room {
             peer.slot
         };
         let router = self.router(slot)?;
-        let mut options = WebRtcTransportOptions::new(self.listen_infos());
+        let mut options = self.transport_options(slot, &router)?;
         options.enable_udp = true;
         options.enable_tcp = true;
         options.prefer_udp = true;
@@ -88,6 +104,8 @@ impl Room {
             ice_parameters: transport.ice_parameters().clone(),
             ice_candidates: transport.ice_candidates().clone(),
             dtls_parameters: transport.dtls_parameters(),
+            ice_servers: turn::ice_servers(&self.config().turn, peer_id, unix_now()),
+            ice_transport_policy: turn::ice_transport_policy(&self.config().turn),
         };
         let mut state = self.state.lock();
         let peer = state.peer_mut(peer_id)?;
@@ -167,6 +185,7 @@ impl Room {
             (transport, peer.slot)
         };
         let mut rtp_parameters = rtp_parameters;
+        check_rtp_parameters(kind, &rtp_parameters)?;
         // Chromium 156 sends `cname: ""` with RID simulcast; mediasoup would adopt
         // it for the whole transport and then refuse every producer on it.
         if rtp_parameters.rtcp.cname.as_deref() == Some("") {
@@ -276,7 +295,7 @@ impl Room {
             if peer
                 .consumers
                 .values()
-                .any(|c| c.producer_id() == producer_id)
+                .any(|(c, _)| c.producer_id() == producer_id)
             {
                 return Err(Error::Conflict("already consuming this producer".into()));
             }
@@ -339,8 +358,7 @@ impl Room {
         let Some(peer) = state.peers.get_mut(&peer_id) else {
             return Err(Error::not_found("peer", peer_id));
         };
-        peer.consumers.insert(consumer_id, consumer);
-        peer.handlers.extend(handlers);
+        peer.consumers.insert(consumer_id, (consumer, handlers));
         Ok(data)
     }
 
@@ -349,7 +367,7 @@ impl Room {
         let peer = state.peer(peer_id)?;
         peer.consumers
             .get(&consumer_id)
-            .cloned()
+            .map(|(c, _)| c.clone())
             .ok_or_else(|| Error::not_found("consumer", consumer_id))
     }
 
@@ -487,22 +505,46 @@ impl Room {
     }
 
     pub fn chat(&self, peer_id: PeerId, text: String) -> Result<ResponseData> {
-        let max = self.config().limits.max_chat_chars;
-        if text.trim().is_empty() || text.chars().count() > max {
+        let limits = &self.config().limits;
+        let max = limits.max_chat_bytes;
+        if text.trim().is_empty() || text.len() > max {
             return Err(Error::BadRequest(format!(
-                "chat messages are 1 to {max} characters"
+                "chat messages are 1 to {max} bytes"
             )));
         }
+        check_chat_text(&text)?;
+        let now = std::time::Instant::now();
         let mut state = self.state.lock();
-        let peer = state.peer_mut(peer_id)?;
-        if !peer.chat_allowance.take(std::time::Instant::now()) {
-            return Err(Error::RateLimited { per_second: 1 });
-        }
+        let peer = state.peer(peer_id)?;
         let from = ChatFrom {
             peer_id,
             name: peer.name.clone(),
             role: peer.role,
         };
+        let user = peer.user.clone();
+        // One budget per user (however many connections it opened), one per
+        // room (however many users): a crowd cannot flood every queue.
+        let per_minute = limits.chat_messages_per_minute;
+        let user_budget = state
+            .chat
+            .users
+            .entry(user)
+            .or_insert_with(|| TokenBucket::per_minute(per_minute, per_minute.min(5), now));
+        if !user_budget.take(now) {
+            return Err(Error::RateLimited {
+                per_second: per_minute.div_ceil(60),
+            });
+        }
+        let room_rate = limits.chat_room_bytes_per_second;
+        let room_budget = state
+            .chat
+            .room
+            .get_or_insert_with(|| TokenBucket::new(room_rate, room_rate.saturating_mul(10), now));
+        if !room_budget.take_n(text.len() as u32, now) {
+            return Err(Error::LimitReached(
+                "the room's chat is busy: try again in a few seconds".into(),
+            ));
+        }
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -574,8 +616,18 @@ impl Room {
             } else {
                 peer.producers.keys().copied().collect()
             };
-            let text = Notification::SpeakPermission { peer: peer.info() }.to_text();
-            broadcast(&state, &text, |_| true);
+            let (staff, students) = (
+                Notification::SpeakPermission {
+                    peer: peer.info(Role::Admin),
+                }
+                .to_text(),
+                Notification::SpeakPermission {
+                    peer: peer.info(Role::Student),
+                }
+                .to_text(),
+            );
+            broadcast(&state, &staff, |p| p.role.is_staff());
+            broadcast(&state, &students, |p| !p.role.is_staff());
             revoked
         };
         for producer_id in revoked {
@@ -600,7 +652,7 @@ impl Room {
             }
         }
         tracing::info!(room = %self.id, peer = %target, by = %caller, "peer kicked");
-        self.remove(target, CloseReason::Kicked);
+        self.kick_out(target);
         Ok(ResponseData::Empty {})
     }
 
@@ -610,7 +662,102 @@ impl Room {
             return Err(Error::not_found("peer", target));
         }
         tracing::info!(room = %self.id, peer = %target, "peer kicked by the admin API");
-        self.remove(target, CloseReason::Kicked);
+        self.kick_out(target);
         Ok(())
     }
+
+    /// Removes a kicked peer and bans its user from the room until its token
+    /// expires (a kicked link does not work again; an admin can lift it).
+    fn kick_out(&self, target: PeerId) {
+        let ban = self
+            .state
+            .lock()
+            .peers
+            .get(&target)
+            .map(|p| (p.user.clone(), p.token_exp));
+        if let Some((user, until)) = ban {
+            self.ctx.bans.ban(&self.id, user, until);
+        }
+        self.remove(target, CloseReason::Kicked);
+    }
+}
+
+/// Simulcast encodings a video producer may have (browsers send 3).
+const MAX_ENCODINGS: usize = 3;
+
+/// Refuses producer parameters a well-behaved browser never sends, before
+/// mediasoup sees them (some would pass `produce` and break every `consume`).
+pub(crate) fn check_rtp_parameters(kind: MediaKind, parameters: &RtpParameters) -> Result<()> {
+    let bad = |why: String| Err(Error::BadRequest(format!("rtpParameters: {why}")));
+    let max = match kind {
+        MediaKind::Audio => 1,
+        MediaKind::Video => MAX_ENCODINGS,
+    };
+    let encodings = &parameters.encodings;
+    if encodings.is_empty() || encodings.len() > max {
+        return bad(format!(
+            "{kind:?} takes 1 to {max} encodings, not {}",
+            encodings.len()
+        )
+        .to_lowercase());
+    }
+    let mut rids = std::collections::HashSet::new();
+    let mut ssrcs = std::collections::HashSet::new();
+    for encoding in encodings {
+        if let Some(rid) = &encoding.rid {
+            let valid = (1..=16).contains(&rid.len())
+                && rid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid || !rids.insert(rid.as_str()) {
+                return bad(format!("rid {rid:?} is invalid or repeated"));
+            }
+        }
+        if let Some(ssrc) = encoding.ssrc
+            && !ssrcs.insert(ssrc)
+        {
+            return bad(format!("ssrc {ssrc} is repeated"));
+        }
+        let mode = &encoding.scalability_mode;
+        let spatial = mode.spatial_layers().get();
+        let temporal = mode.temporal_layers().get();
+        if spatial > MAX_ENCODINGS as u8 || temporal > 3 {
+            return bad("scalabilityMode has more than 3 spatial or temporal layers".into());
+        }
+        if encodings.len() > 1 && spatial > 1 {
+            return bad("simulcast encodings take no spatial layers of their own".into());
+        }
+    }
+    if encodings.len() > 1 && rids.len() != encodings.len() && ssrcs.len() != encodings.len() {
+        return bad("simulcast encodings need a rid or an ssrc each".into());
+    }
+    let known = ["audio/opus", "video/vp8", "video/h264", "video/rtx"];
+    if parameters.codecs.is_empty() || parameters.codecs.len() > 8 {
+        return bad("1 to 8 codecs".into());
+    }
+    for codec in &parameters.codecs {
+        let mime = codec.mime_type().as_str().to_lowercase();
+        if !known.contains(&mime.as_str())
+            || !mime.starts_with(&format!("{kind:?}/").to_lowercase())
+        {
+            return bad(
+                format!("codec {mime} is not one this server routes for {kind:?}").to_lowercase(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Chat text: no control characters (but new lines and tabs), no bidi
+/// overrides or invisible characters (a student must not pass as "Teacher").
+fn check_chat_text(text: &str) -> Result<()> {
+    if text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || crate::auth::is_deceptive(c))
+    {
+        return Err(Error::BadRequest(
+            "chat text has control, bidi or invisible characters".into(),
+        ));
+    }
+    Ok(())
 }

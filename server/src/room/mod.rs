@@ -32,11 +32,60 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 
-/// What every room shares: the pool, the configuration, the codec list.
+/// What every room shares: the pool, the configuration, the codec list, the bans.
 pub struct RoomContext {
     pub pool: Arc<WorkerPool>,
     pub config: Arc<Config>,
     pub media_codecs: Vec<RtpCodecCapability>,
+    pub bans: Bans,
+}
+
+/// Users kicked from a room, refused until their token expires (it would
+/// let them straight back in otherwise) or an admin lifts the ban. Kept apart
+/// from the rooms: an empty room closes, its bans stay.
+#[derive(Default)]
+pub struct Bans(Mutex<HashMap<(RoomId, String), u64>>);
+
+impl Bans {
+    pub fn ban(&self, room: &RoomId, user: String, until: u64) {
+        self.0.lock().insert((room.clone(), user), until);
+    }
+
+    /// Whether `user` is banned from `room` at `now` (Unix seconds); drops
+    /// expired bans on the way.
+    pub fn is_banned(&self, room: &RoomId, user: &str, now: u64) -> bool {
+        let mut bans = self.0.lock();
+        bans.retain(|_, until| *until > now);
+        bans.contains_key(&(room.clone(), user.to_owned()))
+    }
+
+    /// Lifts a ban; false if there was none.
+    pub fn lift(&self, room: &RoomId, user: &str) -> bool {
+        self.0
+            .lock()
+            .remove(&(room.clone(), user.to_owned()))
+            .is_some()
+    }
+
+    /// The banned users of a room, with the Unix second each ban ends.
+    pub fn of(&self, room: &RoomId) -> Vec<(String, u64)> {
+        let mut bans: Vec<_> = self
+            .0
+            .lock()
+            .iter()
+            .filter(|((r, _), _)| r == room)
+            .map(|((_, user), until)| (user.clone(), *until))
+            .collect();
+        bans.sort();
+        bans
+    }
+}
+
+/// Chat budgets: one per user (across their connections), one for the room.
+#[derive(Default)]
+struct ChatBudgets {
+    users: HashMap<String, crate::ratelimit::TokenBucket>,
+    room: Option<crate::ratelimit::TokenBucket>,
 }
 
 pub struct Room {
@@ -65,6 +114,7 @@ struct RoomState {
     holds: usize,
     /// Set by the registry once the room is empty: it is then dropped.
     closed: bool,
+    chat: ChatBudgets,
 }
 
 impl RoomState {
@@ -173,6 +223,15 @@ impl Room {
         claims: &Claims,
         outbox: Outbox,
     ) -> Result<crate::signaling::protocol::ResponseData> {
+        if self
+            .ctx
+            .bans
+            .is_banned(&self.id, &claims.user, crate::auth::unix_now())
+        {
+            return Err(Error::Forbidden(
+                "you were removed from this class; ask the teacher for a new link".into(),
+            ));
+        }
         {
             let mut state = self.state.lock();
             if state.closed {
@@ -195,7 +254,15 @@ impl Room {
         let slot = reservation.slot;
         let router = self.router(slot)?;
         let mut state = self.state.lock();
-        if state.peers.len() >= self.config().limits.max_peers_per_room {
+        // One live connection per user: a second tab or device replaces the
+        // first (which is told why, and does not reconnect).
+        let replaced: Vec<PeerId> = state
+            .peers
+            .values()
+            .filter(|p| p.user == claims.user)
+            .map(|p| p.id)
+            .collect();
+        if state.peers.len() - replaced.len() >= self.config().limits.max_peers_per_room {
             return Err(Error::RoomFull(self.id.to_string()));
         }
         if state.peers.contains_key(&peer_id) {
@@ -206,17 +273,35 @@ impl Room {
         let peers: Vec<PeerInfo> = state
             .peers
             .values()
-            .filter(|p| sees(claims.role, p))
-            .map(Peer::info)
+            .filter(|p| !replaced.contains(&p.id) && sees(claims.role, p))
+            .map(|p| p.info(claims.role))
             .collect();
-        let producers: Vec<ProducerInfo> =
-            state.producers.values().map(|p| p.info.clone()).collect();
-        let joined = Notification::PeerJoined { peer: peer.info() }.to_text();
-        broadcast(&state, &joined, |p| p.id != peer_id && sees(p.role, &peer));
+        let producers: Vec<ProducerInfo> = state
+            .producers
+            .values()
+            .filter(|p| !replaced.contains(&p.info.peer_id))
+            .map(|p| p.info.clone())
+            .collect();
+        let joined = Notification::PeerJoined {
+            peer: peer.info(Role::Admin),
+        }
+        .to_text();
+        broadcast(&state, &joined, |p| p.id != peer_id && p.role.is_staff());
+        if sees(Role::Student, &peer) {
+            let joined = Notification::PeerJoined {
+                peer: peer.info(Role::Student),
+            }
+            .to_text();
+            broadcast(&state, &joined, |p| p.id != peer_id && !p.role.is_staff());
+        }
         let can_speak = peer.can_speak;
         state.peers.insert(peer_id, peer);
-        let peer_count = state.peers.len();
+        let peer_count = state.peers.len() - replaced.len();
         drop(state);
+        for old in replaced {
+            tracing::info!(room = %self.id, peer = %old, by = %peer_id, "peer replaced by a new connection of its user");
+            self.remove(old, CloseReason::Replaced);
+        }
 
         tracing::info!(room = %self.id, peer = %peer_id, role = ?claims.role, slot, "peer joined");
         Ok(crate::signaling::protocol::ResponseData::Joined {
@@ -346,7 +431,7 @@ impl Room {
             drop(pipes);
             peer
         };
-        self.ctx.pool.remove_peer(peer.slot);
+        self.ctx.pool.remove_peer(peer.seat);
         tracing::info!(room = %self.id, peer = %peer_id, "peer left");
         drop(peer); // closes its transports, and with them its producers and consumers
     }
@@ -459,6 +544,9 @@ impl Room {
             home_worker: state.home,
             peers: state.peers.values().map(Peer::summary).collect(),
             producers: state.producers.values().map(|p| p.info.clone()).collect(),
+            bans: (self.ctx.bans.of(&self.id).into_iter())
+                .map(|(user, until)| registry::BanSummary { user, until })
+                .collect(),
         }
     }
 

@@ -4,8 +4,8 @@
 use crate::auth::{Claims, Role};
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
-use crate::ratelimit::TokenBucket;
 use crate::signaling::protocol::{CloseReason, PeerInfo, Source};
+use crate::workers::Seat;
 use event_listener_primitives::HandlerId;
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
@@ -85,19 +85,21 @@ pub struct Peer {
     pub can_speak: bool,
     /// The worker slot its transports live on.
     pub slot: usize,
+    /// Where the pool counts it (its slot, in that worker's life).
+    pub seat: Seat,
     pub outbox: Outbox,
     pub rtp_capabilities: Option<RtpCapabilities>,
     pub send_transport: Option<WebRtcTransport>,
     pub recv_transport: Option<WebRtcTransport>,
     pub producers: HashMap<ProducerId, (Producer, Source)>,
-    pub consumers: HashMap<ConsumerId, Consumer>,
-    pub handlers: Vec<HandlerId>,
-    /// Chat is fanned out to the whole room: each peer gets its own, slower budget.
-    pub chat_allowance: TokenBucket,
+    /// Each consumer with its event subscriptions (dropped with it).
+    pub consumers: HashMap<ConsumerId, (Consumer, Vec<HandlerId>)>,
+    /// Expiry of the token it joined with (a kick bans the user until then).
+    pub token_exp: u64,
 }
 
 impl Peer {
-    pub fn new(id: PeerId, claims: &Claims, slot: usize, outbox: Outbox) -> Self {
+    pub fn new(id: PeerId, claims: &Claims, seat: Seat, outbox: Outbox) -> Self {
         Self {
             id,
             user: claims.user.clone(),
@@ -105,22 +107,23 @@ impl Peer {
             role: claims.role,
             hand_raised: false,
             can_speak: claims.role == Role::Teacher,
-            slot,
+            slot: seat.slot,
+            seat,
             outbox,
             rtp_capabilities: None,
             send_transport: None,
             recv_transport: None,
             producers: HashMap::new(),
             consumers: HashMap::new(),
-            handlers: Vec::new(),
-            chat_allowance: TokenBucket::new(1, 5, std::time::Instant::now()),
+            token_exp: claims.exp,
         }
     }
 
-    pub fn info(&self) -> PeerInfo {
+    /// The peer as `viewer` may see it: students never see user ids.
+    pub fn info(&self, viewer: Role) -> PeerInfo {
         PeerInfo {
             id: self.id,
-            user: self.user.clone(),
+            user: viewer.is_staff().then(|| self.user.clone()),
             name: self.name.clone(),
             role: self.role,
             hand_raised: self.hand_raised,
@@ -157,7 +160,7 @@ impl Peer {
 
     pub fn summary(&self) -> PeerSummary {
         PeerSummary {
-            info: self.info(),
+            info: self.info(Role::Admin),
             worker: self.slot,
             producers: self.producers.len(),
             consumers: self.consumers.len(),

@@ -23,6 +23,14 @@ pub struct RoomSummary {
     pub home_worker: Option<usize>,
     pub peers: Vec<PeerSummary>,
     pub producers: Vec<ProducerInfo>,
+    /// Users kicked out, refused until `until` (Unix seconds) unless lifted.
+    pub bans: Vec<BanSummary>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BanSummary {
+    pub user: String,
+    pub until: u64,
 }
 
 impl Rooms {
@@ -82,6 +90,14 @@ impl Rooms {
 
     pub fn summaries(&self) -> Vec<RoomSummary> {
         self.all().iter().map(|room| room.summary()).collect()
+    }
+
+    /// Lets a kicked user back into a room before their token expires.
+    pub fn lift_ban(&self, room: &RoomId, user: &str) -> Result<()> {
+        match self.ctx.bans.lift(room, user) {
+            true => Ok(()),
+            false => Err(Error::not_found("ban", user)),
+        }
     }
 
     pub async fn worker_died(&self, slot: usize) {

@@ -199,7 +199,9 @@ pub fn parse(text: &str) -> Result<(RequestId, Request), (Option<RequestId>, Err
 #[serde(rename_all = "camelCase")]
 pub struct PeerInfo {
     pub id: PeerId,
-    pub user: String,
+    /// The token's user id (a login, an e-mail): sent to staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub name: String,
     pub role: Role,
     pub hand_raised: bool,
@@ -238,6 +240,12 @@ pub enum ResponseData {
         ice_parameters: IceParameters,
         ice_candidates: Vec<IceCandidate>,
         dtls_parameters: DtlsParameters,
+        /// TURN servers for this transport's RTCPeerConnection, with credentials
+        /// that expire (config `[turn]`); empty without TURN.
+        ice_servers: Vec<IceServer>,
+        /// "all", or "relay" when config `turn.relay_only` sends all media
+        /// through TURN.
+        ice_transport_policy: IceTransportPolicy,
     },
     #[serde(rename_all = "camelCase")]
     IceRestarted { ice_parameters: IceParameters },
@@ -262,6 +270,25 @@ pub enum ResponseData {
     Empty {},
 }
 
+/// An RTCIceServer: a TURN (or STUN) server and the credentials to use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    /// "<expiry, Unix seconds>:<peer id>" (TURN REST credentials).
+    pub username: String,
+    /// base64(HMAC-SHA1(turn.secret, username)).
+    pub credential: String,
+}
+
+/// RTCIceTransportPolicy: which candidates the browser may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum IceTransportPolicy {
+    All,
+    Relay,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatFrom {
@@ -281,6 +308,11 @@ pub enum CloseReason {
     /// The peer did not read its notifications fast enough.
     TooSlow,
     Left,
+    /// The same user joined the room again elsewhere (another tab or device):
+    /// one live connection per user and room. Do not reconnect.
+    Replaced,
+    /// The connection did not join within `limits.join_timeout_secs`.
+    JoinTimeout,
 }
 
 #[derive(Debug, Serialize, strum::VariantNames, strum::IntoStaticStr)]

@@ -3,12 +3,12 @@
 //! notifications alike) and says goodbye when the room closes the connection.
 
 use super::protocol::{self, CloseReason, Notification, Request, RequestId, ResponseData};
-use crate::app::AppState;
+use crate::app::{AppState, ConnectionSlot};
 use crate::auth::Claims;
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
 use crate::ratelimit::TokenBucket;
-use crate::restream::StartRestream;
+use crate::restream::{Requester, StartRestream};
 use crate::room::{Outbox, Outgoing, Room};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
@@ -27,6 +27,7 @@ pub async fn run(
     stream: AggregatedMessageStream,
     app: Arc<AppState>,
     claims: Claims,
+    slot: ConnectionSlot,
 ) {
     let peer_id = PeerId::new();
     let limits = &app.config.limits;
@@ -38,8 +39,6 @@ pub async fn run(
         false => limits.peer_queue_len,
     };
     let (outbox, rx, close) = Outbox::new(queue_len);
-    app.connections
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let writer = actix_web::rt::spawn(write(session.clone(), rx, Arc::clone(&close)));
 
     let mut conn = Connection {
@@ -53,18 +52,17 @@ pub async fn run(
         claims,
         room: None,
         outbox: outbox.clone(),
+        _slot: slot,
     };
+    app.connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // `conn` leaves its room when dropped, so a panic while handling a
+    // request (caught by the runtime: the task ends, unwinding drops `conn`)
+    // leaves no peer behind either.
     conn.read(session, stream, &close).await;
-
-    if let Some(room) = conn.room.take() {
-        room.leave(peer_id);
-        app.rooms.release(room.id());
-    }
     drop(conn);
     drop(outbox);
     let _ = writer.await;
-    app.connections
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 async fn write(
@@ -111,6 +109,22 @@ struct Connection {
     claims: Claims,
     room: Option<Arc<Room>>,
     outbox: Outbox,
+    /// Counts this connection against its client address while it lives.
+    _slot: ConnectionSlot,
+}
+
+impl Drop for Connection {
+    /// Every way out of a connection, a panic included, takes its peer out
+    /// of the room: no ghost peers.
+    fn drop(&mut self) {
+        if let Some(room) = self.room.take() {
+            room.leave(self.peer_id);
+            self.app.rooms.release(room.id());
+        }
+        self.app
+            .connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Connection {
@@ -122,10 +136,19 @@ impl Connection {
     ) {
         let mut last_seen = Instant::now();
         let mut check = tokio::time::interval(PING_EVERY);
+        let join_deadline = tokio::time::sleep(Duration::from_secs(
+            self.app.config.limits.join_timeout_secs,
+        ));
+        tokio::pin!(join_deadline);
         loop {
             let message = tokio::select! {
                 message = stream.next() => message,
                 _ = close.closed() => return,
+                _ = &mut join_deadline, if self.room.is_none() => {
+                    tracing::debug!(peer = %self.peer_id, "no join in time; closing");
+                    self.outbox.close(CloseReason::JoinTimeout);
+                    return;
+                }
                 _ = check.tick() => {
                     if last_seen.elapsed() > SILENT_FOR {
                         tracing::info!(peer = %self.peer_id, "connection silent; closing");
@@ -273,7 +296,8 @@ impl Connection {
                     destinations,
                     video_mode,
                 };
-                let restream = self.app.restreams.start(&room, request).await?;
+                let requester = Requester::peer(&room, self.peer_id)?;
+                let restream = self.app.restreams.start(&room, request, requester).await?;
                 Ok(ResponseData::Restream { restream })
             }
             Request::StopRestream { restream_id } => {

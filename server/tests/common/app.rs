@@ -14,6 +14,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+pub use tokio_tungstenite::tungstenite::handshake::client::Request;
+
+/// A WebSocket request to `url` offering `podium` and `podium.token.<token>`.
+pub fn ws_request(url: &str, token: &str) -> Request {
+    let mut request = url.into_client_request().expect("a ws:// URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("podium, podium.token.{token}")
+            .parse()
+            .expect("tokens are header-safe"),
+    );
+    request
+}
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct TestApp {
@@ -28,6 +42,11 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = vec![
         ("PODIUM_HTTP__LISTEN".into(), "127.0.0.1:0".into()),
         ("PODIUM_RTC__WORKERS".into(), "2".into()),
+        // Random secrets and admin key for the run; tests that need
+        // production settings override it.
+        ("PODIUM_AUTH__DEV_MODE".into(), "true".into()),
+        // Every test client connects from 127.0.0.1.
+        ("PODIUM_LIMITS__CONNECTIONS_PER_IP".into(), "1000".into()),
     ];
     env.extend(
         overrides
@@ -69,12 +88,14 @@ impl TestApp {
         })
     }
 
-    pub fn ws_url(&self, token: &str) -> String {
-        format!("{}/ws?token={token}", self.base.replace("http", "ws"))
+    /// The signaling endpoint with `token` offered as a subprotocol, as the
+    /// pages send it (never in the URL).
+    pub fn ws_url(&self, token: &str) -> Request {
+        ws_request(&format!("{}/ws", self.base.replace("http", "ws")), token)
     }
 
     pub async fn connect(&self, room: &str, name: &str, role: Role) -> Client {
-        Client::connect(&self.ws_url(&self.token(room, name, role))).await
+        Client::connect(self.ws_url(&self.token(room, name, role))).await
     }
 
     /// Connects and joins; returns the client and the join response.
@@ -97,7 +118,10 @@ impl TestApp {
     }
 
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(self.state.admin_key.expose())
+            .send()
             .await
             .unwrap()
             .text()
@@ -128,8 +152,8 @@ pub struct Client {
 pub type ErrorReply = (String, String);
 
 impl Client {
-    pub async fn connect(url: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+    pub async fn connect(request: Request) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
         Self {
