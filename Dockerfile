@@ -15,6 +15,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/podium /usr/local/bin/podium
 COPY --from=build /src/client/dist /opt/podium/client/dist
+# Podium needs no privilege: ports above 1024, nothing written but logs to stderr.
+RUN useradd --system --no-create-home --home-dir /opt/podium --shell /usr/sbin/nologin podium
+USER podium
 WORKDIR /opt/podium
 ENV PODIUM_HTTP__STATIC_DIR=/opt/podium/client/dist
 EXPOSE 8080
