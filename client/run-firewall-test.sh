@@ -136,10 +136,6 @@ table inet podium_firewall {
 }
 EOF
 ip netns exec "$ns" nft -f "$work/firewall.nft"
-# The rules hold before anything runs: UDP out and TCP to coturn's plain port fail.
-if ip netns exec "$ns" python3 -c "import socket; s=socket.create_connection(('$HOST_IP', $turn_port), 2)" 2>/dev/null; then
-  fail "the firewall let TCP through to $HOST_IP:$turn_port"
-fi
 
 # --- coturn -------------------------------------------------------------------
 secret=$(openssl rand -hex 24)
@@ -196,6 +192,13 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 say "coturn (pid $coturn_pid) listening"
+# The rules hold with coturn listening on both ports: from the namespace its
+# TLS port answers, its plain port (TCP and UDP) does not.
+ip netns exec "$ns" python3 -c "import socket; socket.create_connection(('$HOST_IP', $tls_port), 2)" \
+  || fail "the namespace cannot reach coturn's TLS port $HOST_IP:$tls_port"
+if ip netns exec "$ns" python3 -c "import socket; s=socket.create_connection(('$HOST_IP', $turn_port), 2)" 2>/dev/null; then
+  fail "the firewall let TCP through to $HOST_IP:$turn_port"
+fi
 
 # --- Chromium inside the namespace ----------------------------------------------
 cat > "$work/chromium-in-namespace" <<EOF

@@ -1,7 +1,12 @@
 // The start page: in dev mode, a form that asks the server for a join link
 // (/api/dev/token) and opens it; otherwise, how to get one.
 
+import { takeLinkParams } from './token';
 import { byId, show } from './ui';
+
+// The start link printed by the server carries the dev secret (#dev=...):
+// the server mints dev tokens only for whoever holds it.
+const devSecret = takeLinkParams().get('dev') ?? '';
 
 const state = byId('server-state');
 const devSection = byId('dev-section');
@@ -42,7 +47,7 @@ form.addEventListener('submit', (event) => {
     role: byId<HTMLSelectElement>('dev-role').value,
   });
   show(error, false);
-  fetch(`/api/dev/token?${query}`, { cache: 'no-store' })
+  fetch(`/api/dev/token?${query}`, { cache: 'no-store', headers: { 'x-podium-dev': devSecret } })
     .then(async (response) => {
       const body = (await response.json().catch(() => null)) as (DevToken & { error?: { message: string } }) | null;
       if (!response.ok || !body) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);

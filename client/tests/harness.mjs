@@ -75,6 +75,7 @@ export async function startServer({ workers = 2 } = {}) {
   if (!existsSync(join(clientDir, 'dist/index.html'))) throw new Error('client/dist is missing: npm run build');
   const port = await freePort();
   const rtcMin = 20000 + Math.floor(Math.random() * 400) * 100;
+  const base = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
     PODIUM_HTTP__LISTEN: `127.0.0.1:${port}`,
@@ -85,9 +86,9 @@ export async function startServer({ workers = 2 } = {}) {
     PODIUM_AUTH__DEV_MODE: 'true',
     PODIUM_AUTH__TOKEN_SECRET: `test-secret-${port}-0123456789abcdefghijklmnopqrstuvwxyz`,
     PODIUM_AUTH__ADMIN_KEY: `test-admin-key-${port}`,
+    PODIUM_AUTH__DEV_SECRET: devSecretFor(base),
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   };
-  const base = `http://127.0.0.1:${port}`;
   const logs = [];
   let child = null;
 
@@ -140,10 +141,17 @@ export async function startServer({ workers = 2 } = {}) {
     base,
     port,
     adminKey: env.PODIUM_AUTH__ADMIN_KEY,
+    /** The start page as the printed start link opens it (with the dev secret). */
+    startLink: `${base}/#dev=${devSecretFor(base)}`,
     logs,
     stop,
     restart: launch,
   };
+}
+
+/** The dev secret (auth.dev_secret) of the test server at `base`. */
+function devSecretFor(base) {
+  return `test-dev-secret-${new URL(base).port}`;
 }
 
 /**
@@ -152,7 +160,7 @@ export async function startServer({ workers = 2 } = {}) {
  */
 export async function devToken(base, { room, name, role, adminKey }) {
   const query = new URLSearchParams({ room, name, role });
-  const response = await fetch(`${base}/api/dev/token?${query}`);
+  const response = await fetch(`${base}/api/dev/token?${query}`, { headers: { 'x-podium-dev': devSecretFor(base) } });
   if (!response.ok) throw new Error(`dev token: HTTP ${response.status} ${await response.text()}`);
   const body = await response.json();
   const link = adminKey ? `${body.url}&key=${encodeURIComponent(adminKey)}` : body.url;

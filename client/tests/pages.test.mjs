@@ -108,7 +108,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   });
 
   it('the start page (dev mode) hands out a link and opens the page for the role', async () => {
-    const start = await open(`${server.base}/`, 'start');
+    const start = await open(server.startLink, 'start');
     await until('dev form', () => start.locator('#dev-section:not([hidden])').count());
     await start.fill('#dev-room', 'lobby');
     await start.fill('#dev-name', 'Ada');

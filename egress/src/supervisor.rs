@@ -178,6 +178,8 @@ pub(crate) struct Supervisor {
     vetted_tx: mpsc::UnboundedSender<Vetted>,
     vetted_rx: mpsc::UnboundedReceiver<Vetted>,
     next_vet: u64,
+    /// Detaches of failed destinations' sinks still under way.
+    detaching: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The answer of a connection attempt's host check.
@@ -239,6 +241,7 @@ impl Supervisor {
             vetted_tx,
             vetted_rx,
             next_vet: 0,
+            detaching: Vec::new(),
         };
         for index in 0..supervisor.destinations.len() {
             supervisor.connect(index, now);
@@ -671,7 +674,10 @@ impl Supervisor {
         let random = self.rng.gen_range(-1.0..=1.0);
         let destination = &mut self.destinations[index];
         if let (Some(sink), Some(session)) = (destination.sink.take(), &self.session) {
-            drop(session.pipeline.detach(sink, false));
+            // Not awaited here (the supervisor goes on), but before the
+            // pipeline stops: see `close_session`.
+            self.detaching.retain(|d| !d.is_finished());
+            self.detaching.push(session.pipeline.detach(sink, false));
         }
         destination.watchdog = None;
         destination.bytes_before += destination.bytes_now;
@@ -769,6 +775,12 @@ impl Supervisor {
         let Some(session) = self.session.take() else {
             return;
         };
+        // A sink still being detached must be out (and in NULL) before the
+        // pipeline stops and is dropped: GStreamer would otherwise dispose it
+        // in PAUSED while its detach thread still uses it.
+        for detach in self.detaching.drain(..) {
+            let _ = detach.await;
+        }
         let mut sinks = Vec::new();
         for destination in &mut self.destinations {
             if let Some(sink) = destination.sink.take() {

@@ -18,6 +18,8 @@ pub struct Server {
     pub rtc_ports: (u16, u16),
     pub log: Option<PathBuf>,
     metrics_token: Option<String>,
+    /// Its dev secret (`X-Podium-Dev` on /api/dev/token).
+    pub dev_secret: String,
 }
 
 /// How to start a server.
@@ -30,6 +32,11 @@ pub struct Launch<'a> {
     pub log_filter: Option<&'a str>,
     /// Extra PODIUM_* settings, e.g. ("PODIUM_RTC__UDP_RECV_BUFFER", "4194304").
     pub env: &'a [(String, String)],
+}
+
+/// The dev secret (`X-Podium-Dev`) of a server this tool starts.
+fn dev_secret(port: u16) -> String {
+    format!("podium-load-dev-{port}-{}", std::process::id())
 }
 
 /// The metrics token of a server this tool starts (loopback, this run only).
@@ -50,6 +57,7 @@ impl Server {
             .env("PODIUM_RTC__PORT_MIN", launch.rtc_ports.0.to_string())
             .env("PODIUM_RTC__PORT_MAX", launch.rtc_ports.1.to_string())
             .env("PODIUM_AUTH__DEV_MODE", "true")
+            .env("PODIUM_AUTH__DEV_SECRET", dev_secret(port))
             .env("PODIUM_HTTP__METRICS_TOKEN", metrics_token(port))
             // Every bot connects from 127.0.0.1.
             .env("PODIUM_LIMITS__CONNECTIONS_PER_IP", "100000")
@@ -84,6 +92,7 @@ impl Server {
             rtc_ports: launch.rtc_ports,
             log: Some(launch.log.to_owned()),
             metrics_token: Some(metrics_token(port)),
+            dev_secret: dev_secret(port),
         };
         tracing::info!(pid, port, workers = launch.workers, "server starting");
         server.wait_healthy(client, Duration::from_secs(60)).await?;
@@ -100,6 +109,8 @@ impl Server {
             log: None,
             // /metrics takes a bearer token (the server's http.metrics_token or admin key).
             metrics_token: std::env::var("LOADTEST_METRICS_TOKEN").ok(),
+            // Its start link's #dev=... (or auth.dev_secret).
+            dev_secret: std::env::var("LOADTEST_DEV_SECRET").unwrap_or_default(),
         }
     }
 

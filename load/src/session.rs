@@ -84,6 +84,7 @@ impl Session {
             layer: setup.student_layer,
             client,
             join_timeout: setup.join_timeout,
+            dev_secret: server.dev_secret.clone(),
         });
         let teacher = Teacher::start(&ctx, Arc::clone(&media), setup.layers).await?;
         let crowd = Crowd::new(Arc::clone(&ctx), tx, rx);

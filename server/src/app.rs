@@ -25,9 +25,15 @@ pub struct AppState {
     pub tokens: TokenKey,
     /// Empty outside dev mode when none is configured: the admin API is off.
     pub admin_key: Secret,
+    /// Dev mode: what `/api/dev/token` wants besides a local request.
+    pub dev_secret: Secret,
     pub connections: AtomicUsize,
     /// Open connections by client address (`limits.connections_per_ip`).
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// Test hook: the next request after a join panics in its handler (to
+    /// prove a panicking session leaves nothing behind).
+    #[doc(hidden)]
+    pub panic_next_request: std::sync::atomic::AtomicBool,
     /// `http.public_url`, else this server's own address: the base of issued links.
     public_base_url: std::sync::OnceLock<String>,
 }
@@ -36,6 +42,18 @@ pub struct AppState {
 pub struct ConnectionSlot {
     ip: Option<IpAddr>,
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// What one client holds: an IPv4 address, or an IPv6 /64 (one subscriber's
+/// network; a host picks any address in it). IPv4-mapped addresses count as IPv4.
+fn address_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
 }
 
 impl Drop for ConnectionSlot {
@@ -54,6 +72,7 @@ impl Drop for ConnectionSlot {
 impl AppState {
     /// Counts a connection from `ip`, or refuses it over `limits.connections_per_ip`.
     pub fn connection_slot(&self, ip: Option<IpAddr>) -> Result<ConnectionSlot> {
+        let ip = ip.map(address_block);
         if let Some(ip) = ip {
             let max = self.config.limits.connections_per_ip;
             let mut map = self.per_ip.lock();
@@ -111,6 +130,10 @@ impl Application {
         } else {
             config.auth.admin_key.clone()
         };
+        let dev_secret = match config.auth.dev_secret.is_empty() {
+            true => random_secret(),
+            false => config.auth.dev_secret.clone(),
+        };
         if admin_key.is_empty() {
             tracing::warn!(
                 "no auth.admin_key: the admin API is off and no join token can be issued"
@@ -135,12 +158,14 @@ impl Application {
         let state = Arc::new(AppState {
             tokens: TokenKey::new(config.auth.token_secret.clone()),
             admin_key,
+            dev_secret,
             config: Arc::clone(&config),
             pool,
             restreams: Restreams::new(&config, Arc::clone(&rooms)),
             rooms: Arc::clone(&rooms),
             connections: AtomicUsize::new(0),
             per_ip: Arc::default(),
+            panic_next_request: Default::default(),
             public_base_url: std::sync::OnceLock::new(),
         });
 
@@ -258,4 +283,19 @@ fn load_tls(cert: &str, key: &str) -> Result<rustls::ServerConfig, StartError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| StartError::Tls(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_block;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv6_clients_count_by_slash_64() {
+        let block = |s: &str| address_block(s.parse::<IpAddr>().unwrap());
+        assert_eq!(block("2001:db8:1:2::1"), block("2001:db8:1:2:ffff::9"));
+        assert_ne!(block("2001:db8:1:2::1"), block("2001:db8:1:3::1"));
+        assert_eq!(block("::ffff:203.0.113.9"), block("203.0.113.9"));
+        assert_eq!(block("203.0.113.9").to_string(), "203.0.113.9");
+    }
 }

@@ -76,6 +76,7 @@ pub enum WorkerLogLevel {
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub dev_mode: bool,
+    pub dev_secret: Secret,
     pub token_secret: Secret,
     pub admin_key: Secret,
     pub token_ttl_secs: u64,

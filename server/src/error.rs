@@ -52,6 +52,8 @@ pub enum Error {
     Conflict(String),
     #[error("too many requests: at most {per_second} per second")]
     RateLimited { per_second: u32 },
+    #[error("too many chat messages: at most {per_minute} a minute")]
+    ChatRateLimited { per_minute: u32 },
     #[error("message of {size} bytes is over the limit of {max} bytes")]
     TooLarge { size: usize, max: usize },
     #[error("room {0} is full")]
@@ -82,7 +84,7 @@ impl Error {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Conflict(_) => ErrorCode::Conflict,
-            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::RateLimited { .. } | Self::ChatRateLimited { .. } => ErrorCode::RateLimited,
             Self::TooLarge { .. } => ErrorCode::TooLarge,
             Self::RoomFull(_) => ErrorCode::RoomFull,
             Self::LimitReached(_) => ErrorCode::LimitReached,

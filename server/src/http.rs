@@ -166,20 +166,10 @@ fn request_token(req: &HttpRequest) -> Result<&str> {
                 .into(),
         ));
     }
-    let offered = req
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix(TOKEN_PROTOCOL_PREFIX));
-    let bearer = || {
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-    };
-    offered.or_else(bearer).ok_or_else(|| {
+    offered_protocols(req)
+        .find_map(|p| p.strip_prefix(TOKEN_PROTOCOL_PREFIX))
+        .or_else(|| bearer(req))
+        .ok_or_else(|| {
         Error::Unauthorized(
             "a join token is required: WebSocket subprotocol podium.token.<token> \
              or Authorization: Bearer <token>"
@@ -188,10 +178,22 @@ fn request_token(req: &HttpRequest) -> Result<&str> {
     })
 }
 
+/// The WebSocket subprotocols a request offers.
+fn offered_protocols(req: &HttpRequest) -> impl Iterator<Item = &str> {
+    req.headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
 /// The client's address: the TCP peer, or behind a trusted reverse proxy the
 /// last `X-Forwarded-For` hop (the one the proxy added).
 fn client_ip(state: &AppState, req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip())?;
+    // Only a proxy on this host is believed: anyone else could claim any address.
     if state.config.http.trust_forwarded_for
+        && peer.is_loopback()
         && let Some(ip) = req
             .headers()
             .get_all("x-forwarded-for")
@@ -202,7 +204,7 @@ fn client_ip(state: &AppState, req: &HttpRequest) -> Option<IpAddr> {
     {
         return Some(ip);
     }
-    req.peer_addr().map(|a| a.ip())
+    Some(peer)
 }
 
 async fn websocket(
@@ -214,13 +216,7 @@ async fn websocket(
     claims.validate()?;
     let slot = state.connection_slot(client_ip(&state, &req))?;
     let (mut response, session, stream) = actix_ws::handle(&req, body)?;
-    let offered_podium = req
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == WS_PROTOCOL);
-    if offered_podium {
+    if offered_protocols(&req).any(|p| p == WS_PROTOCOL) {
         // A browser that offered subprotocols needs one of them chosen.
         response.headers_mut().insert(
             header::SEC_WEBSOCKET_PROTOCOL,
@@ -301,14 +297,32 @@ struct DevTokenQuery {
     role: Role,
 }
 
-/// Dev mode only: a token for anyone on this machine who asks (the pages'
+/// The header that carries the dev secret (`auth.dev_secret`).
+pub const DEV_SECRET_HEADER: &str = "x-podium-dev";
+
+/// Dev mode only: a token for whoever holds the start link (the start page's
 /// join form uses it). Never the admin key: that is printed at start-up only.
-/// [`dev_mode_guard`] has checked the request is local.
-async fn dev_token(state: State, query: web::Query<DevTokenQuery>) -> Result<HttpResponse> {
+/// [`dev_mode_guard`] has checked the request is local; the secret stops a
+/// proxy on this host that makes remote requests look local.
+async fn dev_token(
+    state: State,
+    req: HttpRequest,
+    query: web::Query<DevTokenQuery>,
+) -> Result<HttpResponse> {
     if !state.config.auth.dev_mode {
         return Err(Error::not_found(
             "route",
             "/api/dev/token (dev mode is off)",
+        ));
+    }
+    let given = req
+        .headers()
+        .get(DEV_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !admin_key_matches(&state.dev_secret, given) {
+        return Err(Error::Unauthorized(
+            "dev tokens need the start link printed at start-up (header X-Podium-Dev)".into(),
         ));
     }
     let q = query.into_inner();

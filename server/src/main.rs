@@ -117,6 +117,16 @@ fn check(config: &Config) -> ExitCode {
             if turn.relay_only { " (relay only)" } else { "" }
         ),
     }
+    let listen_local = config.http_listen().is_ok_and(|a| a.ip().is_loopback());
+    if !listen_local && config.public_url().ok().flatten().is_none() {
+        println!("  warning: set http.public_url: issued links would name the listen address");
+    }
+    if listen_local && !auth.dev_mode && !config.http.trust_forwarded_for {
+        println!(
+            "  note: behind a reverse proxy on this host, set http.trust_forwarded_for: \
+             else every client counts as 127.0.0.1 for limits.connections_per_ip"
+        );
+    }
     if !config.http.static_dir.is_dir() {
         println!(
             "  warning: no built pages in {}",
@@ -180,8 +190,11 @@ fn print_dev_links(app: &Application) {
         token(Role::Admin, "Admin"),
         state.admin_key.expose()
     );
-    println!("  or open  {base}/ and pick a room, a name and a role");
-    println!("  health   {base}/health    metrics {base}/metrics\n");
+    println!(
+        "  or open  {base}/#dev={} and pick a room, a name and a role",
+        state.dev_secret.expose()
+    );
+    println!("  health   {base}/health    metrics {base}/metrics (Authorization: Bearer <admin key>)\n");
 }
 
 async fn shutdown_signal() {

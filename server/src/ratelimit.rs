@@ -29,6 +29,11 @@ impl TokenBucket {
         }
     }
 
+    /// Returns `n` tokens taken for something that did not happen after all.
+    pub fn give_back(&mut self, n: u32) {
+        self.tokens = (self.tokens + f64::from(n)).min(self.burst);
+    }
+
     /// Takes one token if there is one.
     pub fn take(&mut self, now: Instant) -> bool {
         self.take_n(1, now)

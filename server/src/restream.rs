@@ -162,7 +162,7 @@ impl Restreams {
             }
         };
         check_producers(room, &[Some(video), audio], requester)?;
-        let _reservation = self.reserve(room.id())?;
+        let reservation = self.reserve(room.id())?;
         let router = room.home_router_with(&[Some(video), audio]).await?;
         let mut spec = EgressSpec::new(room.id().to_string(), video, audio, request.destinations);
         spec.video_mode = request.video_mode;
@@ -171,6 +171,8 @@ impl Restreams {
             .start(&router, spec)
             .await
             .map_err(egress_error)?;
+        // The manager lists it from now on: count it once.
+        drop(reservation);
         tracing::info!(room = %room.id(), egress = %egress.id(), "restream started");
         tokio::spawn(supervise(
             egress.clone(),
@@ -307,19 +309,13 @@ fn check_producers(
     producers: &[Option<ProducerId>],
     requester: Requester,
 ) -> Result<()> {
-    let summary = room.summary();
     for id in producers.iter().flatten() {
-        let Some(producer) = summary.producers.iter().find(|p| p.id == *id) else {
-            return Err(Error::not_found("producer", id));
-        };
-        let owner = summary
-            .peers
-            .iter()
-            .find(|p| p.info.id == producer.peer_id)
-            .map(|p| p.info.role);
+        let owner = room
+            .producer_owner_role(*id)
+            .ok_or_else(|| Error::not_found("producer", id))?;
         match (owner, requester) {
-            (Some(Role::Teacher), _) | (Some(Role::Admin), Requester::Admin) => {}
-            (Some(Role::Student), _) => {
+            (Role::Teacher, _) | (Role::Admin, Requester::Admin) => {}
+            (Role::Student, _) => {
                 return Err(Error::Forbidden(
                     "a student's microphone cannot be restreamed".into(),
                 ));

@@ -190,7 +190,7 @@ fn the_deploy_example_config_is_valid() {
             "{key} in podium.toml"
         );
     }
-    // coturn lets relays reach Podium's announced address and no private range.
+    // coturn relays to Podium's announced address and nowhere else.
     let options = coturn_options(&read("docs/deploy/turnserver.conf"));
     assert_eq!(option(&options, "use-auth-secret").len(), 1);
     assert_eq!(option(&options, "tls-listening-port"), ["443"]);
@@ -201,15 +201,12 @@ fn the_deploy_example_config_is_valid() {
     );
     let denied = option(&options, "denied-peer-ip");
     for range in [
-        "10.0.0.0-10.255.255.255",
-        "127.0.0.0-127.255.255.255",
-        "169.254.0.0-169.254.255.255",
-        "172.16.0.0-172.31.255.255",
-        "192.168.0.0-192.168.255.255",
-        "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        "0.0.0.0-255.255.255.255",
+        "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
     ] {
         assert!(denied.contains(&range), "turnserver.conf denies {range}");
     }
+    assert_eq!(option(&options, "no-tcp-relay").len(), 1);
 }
 
 #[test]

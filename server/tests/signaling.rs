@@ -479,6 +479,7 @@ async fn tokens_and_the_admin_api_guard_the_doors() {
             "{}/api/dev/token?room=lab&name=Bob&role=student",
             app.base
         ))
+        .header("x-podium-dev", DEV_SECRET)
         .send()
         .await
         .unwrap();

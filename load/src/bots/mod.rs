@@ -28,6 +28,8 @@ pub struct Ctx {
     pub layer: u8,
     pub client: reqwest::Client,
     pub join_timeout: Duration,
+    /// The server's dev secret (`X-Podium-Dev`).
+    pub dev_secret: String,
 }
 
 impl Ctx {
@@ -38,6 +40,7 @@ impl Ctx {
             .client
             .get(&url)
             .query(&[("room", self.room.as_str()), ("name", name), ("role", role)])
+            .header("x-podium-dev", &self.dev_secret)
             .send()
             .await
             .with_context(|| format!("GET {url}"))?

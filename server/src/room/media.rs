@@ -521,29 +521,31 @@ impl Room {
             name: peer.name.clone(),
             role: peer.role,
         };
-        let user = peer.user.clone();
+        let (user, staff) = (peer.user.clone(), peer.role.is_staff());
         // One budget per user (however many connections it opened), one per
-        // room (however many users): a crowd cannot flood every queue.
+        // room for its students (however many): a crowd cannot flood every
+        // queue, nor silence the teacher.
         let per_minute = limits.chat_messages_per_minute;
-        let user_budget = state
-            .chat
+        let bytes = text.len() as u32;
+        let room_rate = limits.chat_room_bytes_per_second;
+        let chat = &mut state.chat;
+        let room_budget = chat
+            .room
+            .get_or_insert_with(|| TokenBucket::new(room_rate, room_rate.saturating_mul(10), now));
+        if !staff && !room_budget.take_n(bytes, now) {
+            return Err(Error::LimitReached(
+                "the room's chat is busy: try again in a few seconds".into(),
+            ));
+        }
+        let user_budget = chat
             .users
             .entry(user)
             .or_insert_with(|| TokenBucket::per_minute(per_minute, per_minute.min(5), now));
         if !user_budget.take(now) {
-            return Err(Error::RateLimited {
-                per_second: per_minute.div_ceil(60),
-            });
-        }
-        let room_rate = limits.chat_room_bytes_per_second;
-        let room_budget = state
-            .chat
-            .room
-            .get_or_insert_with(|| TokenBucket::new(room_rate, room_rate.saturating_mul(10), now));
-        if !room_budget.take_n(text.len() as u32, now) {
-            return Err(Error::LimitReached(
-                "the room's chat is busy: try again in a few seconds".into(),
-            ));
+            if !staff {
+                room_budget.give_back(bytes);
+            }
+            return Err(Error::ChatRateLimited { per_minute });
         }
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

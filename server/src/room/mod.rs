@@ -47,16 +47,20 @@ pub struct RoomContext {
 pub struct Bans(Mutex<HashMap<(RoomId, String), u64>>);
 
 impl Bans {
+    /// Bans `user` until `until` (Unix seconds); drops expired bans on the way.
     pub fn ban(&self, room: &RoomId, user: String, until: u64) {
-        self.0.lock().insert((room.clone(), user), until);
-    }
-
-    /// Whether `user` is banned from `room` at `now` (Unix seconds); drops
-    /// expired bans on the way.
-    pub fn is_banned(&self, room: &RoomId, user: &str, now: u64) -> bool {
+        let now = crate::auth::unix_now();
         let mut bans = self.0.lock();
         bans.retain(|_, until| *until > now);
-        bans.contains_key(&(room.clone(), user.to_owned()))
+        bans.insert((room.clone(), user), until);
+    }
+
+    /// Whether `user` is banned from `room` at `now` (Unix seconds).
+    pub fn is_banned(&self, room: &RoomId, user: &str, now: u64) -> bool {
+        self.0
+            .lock()
+            .get(&(room.clone(), user.to_owned()))
+            .is_some_and(|until| *until > now)
     }
 
     /// Lifts a ban; false if there was none.
@@ -239,9 +243,16 @@ impl Room {
             }
             state.joining += 1;
         }
-        let result = self.join_placed(peer_id, claims, outbox).await;
-        self.state.lock().joining -= 1;
-        result
+        /// Uncounts the join however it ends, a panic included: a count left
+        /// behind would keep the room (and its routers) open for ever.
+        struct Joining<'a>(&'a Room);
+        impl Drop for Joining<'_> {
+            fn drop(&mut self) {
+                self.0.state.lock().joining -= 1;
+            }
+        }
+        let _joining = Joining(self);
+        self.join_placed(peer_id, claims, outbox).await
     }
 
     async fn join_placed(
@@ -254,6 +265,17 @@ impl Room {
         let slot = reservation.slot;
         let router = self.router(slot)?;
         let mut state = self.state.lock();
+        // A kick may have landed since the check in `join`; bans are set
+        // before the kicked peer is removed, so this sees every one of them.
+        if self
+            .ctx
+            .bans
+            .is_banned(&self.id, &claims.user, crate::auth::unix_now())
+        {
+            return Err(Error::Forbidden(
+                "you were removed from this class; ask the teacher for a new link".into(),
+            ));
+        }
         // One live connection per user: a second tab or device replaces the
         // first (which is told why, and does not reconnect).
         let replaced: Vec<PeerId> = state
@@ -592,6 +614,13 @@ impl Room {
     /// Sends `notification` to the room's teachers and admins.
     pub fn notify_staff(&self, notification: &Notification) {
         self.notify(notification, |p| p.role.is_staff());
+    }
+
+    /// The role of the peer that owns `producer_id`, if both exist.
+    pub fn producer_owner_role(&self, producer_id: ProducerId) -> Option<Role> {
+        let state = self.state.lock();
+        let owner = state.producers.get(&producer_id)?.info.peer_id;
+        state.peers.get(&owner).map(|p| p.role)
     }
 
     pub fn peer_role(&self, peer_id: PeerId) -> Option<Role> {

@@ -13,6 +13,7 @@ use crate::room::{Outbox, Outgoing, Room};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -235,6 +236,11 @@ impl Connection {
             (None, _) => return Err(Error::Conflict("join first".into())),
             (Some(room), _) => Arc::clone(room),
         };
+        if self.app.panic_next_request.load(Ordering::Relaxed)
+            && self.app.panic_next_request.swap(false, Ordering::Relaxed)
+        {
+            panic!("test hook: a bug in a request handler");
+        }
         match request {
             Request::Join {} => unreachable!("handled above"),
             Request::SetRtpCapabilities { rtp_capabilities } => {
@@ -323,22 +329,24 @@ impl Connection {
         // A room whose last peer just left is closed; the registry then makes a new one.
         for _ in 0..3 {
             let room = self.app.rooms.get_or_create(&self.claims.room);
+            // Set before the join: should it panic once the peer is in,
+            // dropping the connection still takes the peer out.
+            self.room = Some(Arc::clone(&room));
             match room
                 .join(self.peer_id, &self.claims, self.outbox.clone())
                 .await
             {
                 Err(Error::Conflict(message)) if room.is_closed() => {
                     tracing::debug!(%message, "room closed during join; retrying");
+                    self.room = None;
                     self.app.rooms.release(room.id());
                 }
                 Err(error) => {
+                    self.room = None;
                     self.app.rooms.release(room.id());
                     return Err(error);
                 }
-                Ok(data) => {
-                    self.room = Some(room);
-                    return Ok(data);
-                }
+                Ok(data) => return Ok(data),
             }
         }
         Err(Error::Internal("the room kept closing; join again".into()))

@@ -37,6 +37,9 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// The dev secret of the test servers (`X-Podium-Dev` on /api/dev/token).
+pub const DEV_SECRET: &str = "test-dev-secret";
+
 /// Defaults plus `overrides` (PODIUM_* style pairs), on a free port.
 pub fn config(overrides: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = vec![
@@ -45,6 +48,7 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
         // Random secrets and admin key for the run; tests that need
         // production settings override it.
         ("PODIUM_AUTH__DEV_MODE".into(), "true".into()),
+        ("PODIUM_AUTH__DEV_SECRET".into(), DEV_SECRET.into()),
         // Every test client connects from 127.0.0.1.
         ("PODIUM_LIMITS__CONNECTIONS_PER_IP".into(), "1000".into()),
     ];
