@@ -170,12 +170,12 @@ fn request_token(req: &HttpRequest) -> Result<&str> {
         .find_map(|p| p.strip_prefix(TOKEN_PROTOCOL_PREFIX))
         .or_else(|| bearer(req))
         .ok_or_else(|| {
-        Error::Unauthorized(
-            "a join token is required: WebSocket subprotocol podium.token.<token> \
+            Error::Unauthorized(
+                "a join token is required: WebSocket subprotocol podium.token.<token> \
              or Authorization: Bearer <token>"
-                .into(),
-        )
-    })
+                    .into(),
+            )
+        })
 }
 
 /// The WebSocket subprotocols a request offers.

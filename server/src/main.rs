@@ -194,7 +194,9 @@ fn print_dev_links(app: &Application) {
         "  or open  {base}/#dev={} and pick a room, a name and a role",
         state.dev_secret.expose()
     );
-    println!("  health   {base}/health    metrics {base}/metrics (Authorization: Bearer <admin key>)\n");
+    println!(
+        "  health   {base}/health    metrics {base}/metrics (Authorization: Bearer <admin key>)\n"
+    );
 }
 
 async fn shutdown_signal() {

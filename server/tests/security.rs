@@ -412,7 +412,10 @@ async fn chat_has_a_budget_per_user_and_per_room() {
         }
     }
     let allowed = 10 + started.elapsed().as_secs() as usize + 1;
-    assert!(sent <= allowed, "at most {allowed} x 1,000 bytes, sent {sent}");
+    assert!(
+        sent <= allowed,
+        "at most {allowed} x 1,000 bytes, sent {sent}"
+    );
     assert!(codes.iter().any(|c| c == "limit_reached"), "{codes:?}");
     // The crowd does not silence the teacher.
     teacher.ok("chat", json!({ "text": big })).await;

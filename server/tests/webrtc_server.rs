@@ -92,7 +92,8 @@ async fn transports_share_their_workers_ports_and_get_turn_credentials() {
     let (expiry, user) = username.split_once(':').unwrap();
     assert_eq!(user, joined["peerId"].as_str().unwrap());
     let expiry: u64 = expiry.parse().unwrap();
-    assert!((before + 86_400..=unix_now() + 86_400).contains(&expiry));
+    let ttl = app.state.config.turn.ttl_secs;
+    assert!((before + ttl..=unix_now() + ttl).contains(&expiry));
     let (_, credential) = rest_credentials(TURN_SECRET, user, expiry);
     assert_eq!(servers[0]["credential"], credential);
 
