@@ -839,12 +839,19 @@ impl Supervisor {
             Some(state) => self.set_state(state),
             None => {
                 tracing::error!("every destination failed");
-                // Nothing left to push to: the session closes in the background.
+                // Nothing left to push to: the session closes in the background,
+                // once the failed sinks are out of it (see `close_session`).
                 self.set_state(EgressState::Failed {
                     error: "every destination failed".to_owned(),
                 });
                 if let Some(session) = self.session.take() {
-                    tokio::spawn(session.close(Vec::new()));
+                    let detaching = std::mem::take(&mut self.detaching);
+                    tokio::spawn(async move {
+                        for detach in detaching {
+                            let _ = detach.await;
+                        }
+                        session.close(Vec::new()).await;
+                    });
                 }
             }
         }
