@@ -227,15 +227,7 @@ impl Room {
         claims: &Claims,
         outbox: Outbox,
     ) -> Result<crate::signaling::protocol::ResponseData> {
-        if self
-            .ctx
-            .bans
-            .is_banned(&self.id, &claims.user, crate::auth::unix_now())
-        {
-            return Err(Error::Forbidden(
-                "you were removed from this class; ask the teacher for a new link".into(),
-            ));
-        }
+        self.refuse_banned(&claims.user)?;
         {
             let mut state = self.state.lock();
             if state.closed {
@@ -255,6 +247,20 @@ impl Room {
         self.join_placed(peer_id, claims, outbox).await
     }
 
+    /// Refuses a user kicked from this room whose ban still runs.
+    fn refuse_banned(&self, user: &str) -> Result<()> {
+        match self
+            .ctx
+            .bans
+            .is_banned(&self.id, user, crate::auth::unix_now())
+        {
+            true => Err(Error::Forbidden(
+                "you were removed from this class; ask the teacher for a new link".into(),
+            )),
+            false => Ok(()),
+        }
+    }
+
     async fn join_placed(
         self: &Arc<Self>,
         peer_id: PeerId,
@@ -267,15 +273,7 @@ impl Room {
         let mut state = self.state.lock();
         // A kick may have landed since the check in `join`; bans are set
         // before the kicked peer is removed, so this sees every one of them.
-        if self
-            .ctx
-            .bans
-            .is_banned(&self.id, &claims.user, crate::auth::unix_now())
-        {
-            return Err(Error::Forbidden(
-                "you were removed from this class; ask the teacher for a new link".into(),
-            ));
-        }
+        self.refuse_banned(&claims.user)?;
         // One live connection per user: a second tab or device replaces the
         // first (which is told why, and does not reconnect).
         let replaced: Vec<PeerId> = state
