@@ -30,7 +30,7 @@ const STORE_KEY = `podium.link:${location.pathname}`;
  */
 export function takeLinkParams(): URLSearchParams {
   const fromFragment = fragmentParams();
-  if (fromFragment.has('token') || fromFragment.has('key')) {
+  if (['token', 'key', 'dev'].some((name) => fromFragment.has(name))) {
     try {
       sessionStorage.setItem(STORE_KEY, fromFragment.toString());
     } catch {
