@@ -182,7 +182,7 @@ fn print_dev_links(app: &Application) {
         token(Role::Teacher, "Teacher")
     );
     println!(
-        "  student  {base}/student.html#token={}",
+        "  student  {base}/student.html#token={}  (one person per link: it is one user)",
         token(Role::Student, "Student")
     );
     println!(
