@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # End-to-end tests of the egress crate: a real mediasoup worker and producer,
 # GStreamer, and a local nginx-rtmp (with TLS in front for RTMPS) started by
-# each test on free ports; ffprobe checks what a player receives.
+# each test on free ports; ffprobe checks what a player receives. They are
+# the #[ignore]d tests of the one integration binary, egress/tests/e2e/
+# (set-up from podium-testkit: testkit/nginx-rtmp.conf, testkit/ffprobe.json).
 #
 #   egress/run-e2e.sh            all of them (about 2 minutes)
-#   egress/run-e2e.sh passthrough   one test file (egress/tests/<name>.rs)
+#   egress/run-e2e.sh passthrough   one module (egress/tests/e2e/<name>.rs)
 #   EGRESS_TEST_LOG=1 egress/run-e2e.sh   with the egress's log lines
 #
 # Needs what `scripts/setup --test` installs: nginx, libnginx-mod-rtmp,
-# libnginx-mod-stream, ffmpeg (ffprobe), openssl, the GStreamer plugins.
+# libnginx-mod-stream, ffmpeg (ffprobe), the GStreamer plugins.
 # Every nginx and ffprobe a test starts dies with it (PR_SET_PDEATHSIG), even
 # if the test process is killed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in nginx ffprobe openssl gst-inspect-1.0; do
+for tool in nginx ffprobe gst-inspect-1.0; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 for module in ngx_rtmp_module ngx_stream_module; do
@@ -31,10 +33,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-tests=()
-for name in "$@"; do tests+=(--test "$name"); done
+# A module name selects its tests: `passthrough` runs `passthrough::*`.
+target=()
+filters=()
+for name in "$@"; do filters+=("$name::"); done
+[ ${#filters[@]} -eq 0 ] || target=(--test e2e)
 
 # One test at a time: each runs a live encode, and the machine may be small.
 # --nocapture shows the figures the tests print (ffprobe results, timings);
 # EGRESS_TEST_LOG=1 adds the egress's own log lines.
-exec cargo test -p podium-egress "${tests[@]}" -- --ignored --test-threads=1 --nocapture
+exec cargo test -p podium-egress "${target[@]}" -- --ignored --test-threads=1 --nocapture "${filters[@]}"

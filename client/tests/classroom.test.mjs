@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   adminGet,
+  Classroom,
+  dropExpected,
   artifactsDir,
   devToken,
   inboundStats,
@@ -33,28 +35,10 @@ let server;
 let browser;
 let teacher;
 const students = [];
-const pages = [];
+let classroom;
 
-async function open(url, name) {
-  const page = await openPage(browser, url, { name });
-  pages.push(page);
-  return page;
-}
 
-async function openTeacher(name) {
-  const { link } = await devToken(server.base, { room: ROOM, name: 'Ms Curie', role: 'teacher' });
-  const page = await open(link, name);
-  await until(`${name} connected`, () => page.locator('#connection[data-state=live]').count());
-  await until(`${name} preview`, () => page.locator('#preview[data-has-media]').count());
-  await until(`${name} go-live enabled`, () => page.locator('#go-live:not([disabled])').count());
-  return page;
-}
 
-async function goLive(page) {
-  await page.click('#go-live');
-  await until('broadcast live', () => page.locator('#broadcast-state[data-state=live]').count());
-  await until('share-screen enabled', () => page.locator('#share-screen:not([disabled])').count());
-}
 
 async function roomSummary() {
   const { status, body } = await adminGet(server, `/api/admin/rooms/${ROOM}`);
@@ -190,6 +174,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
     // Three fake cameras: fake_device_1 is a Y16 "depth" camera WebRTC cannot
     // encode, so the camera switch goes to fake_device_2.
     browser = await launchBrowser({ cameras: 3 });
+    classroom = new Classroom(server, browser, { room: ROOM, teacher: 'Ms Curie' });
   });
 
   after(async () => {
@@ -202,8 +187,8 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
   });
 
   it('the teacher goes live: camera in 3 simulcast layers, microphone, screen', async () => {
-    teacher = await openTeacher('teacher');
-    await goLive(teacher);
+    teacher = await classroom.openTeacher('teacher');
+    await classroom.goLive(teacher);
     await teacher.click('#share-screen');
     await until('screen shared', () => teacher.locator('#share-screen[aria-pressed=true]').count());
 
@@ -239,7 +224,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
     const links = await Promise.all(
       Array.from({ length: STUDENTS }, (_, i) => devToken(server.base, { room: ROOM, name: `Student ${i + 1}`, role: 'student' })),
     );
-    students.push(...(await Promise.all(links.map(({ link }, i) => open(link, `student${i + 1}`)))));
+    students.push(...(await Promise.all(links.map(({ link }, i) => classroom.open(link, `student${i + 1}`)))));
     let unmuteTapped = 0;
     await Promise.all(
       students.map(async (page) => {
@@ -444,7 +429,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
 
   it('screenshots: teacher live, student watching, admin', async () => {
     const { link } = await devToken(server.base, { room: ROOM, name: 'Admin', role: 'admin', adminKey: server.adminKey });
-    const admin = await open(link, 'admin');
+    const admin = await classroom.open(link, 'admin');
     await until('admin room list', () => admin.locator(`#rooms-body tr[data-room="${ROOM}"]`).count());
     await until('admin room details', () => admin.locator('#peers-body tr').count());
     // The admin page reads the admin API; it is not a peer of the room.
@@ -478,8 +463,8 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
     assert.equal(stats.filter((s) => s.tag === 'camera').length, 0, 'no camera stream after the teacher left');
     await teacher.context().close();
 
-    teacher = await openTeacher('teacher-again');
-    await goLive(teacher);
+    teacher = await classroom.openTeacher('teacher-again');
+    await classroom.goLive(teacher);
     const summary = await until('teacher producers again', async () => {
       const s = await roomSummary();
       return s.producers.length === 2 ? s : null;
@@ -493,7 +478,7 @@ describe('a live class in real Chromium', { timeout: 300_000 }, () => {
   });
 
   it('no page logged an error or threw', () => {
-    const problems = pages.flatMap((page) => page.problems);
+    const problems = classroom.problems();
     assert.deepEqual(problems, []);
   });
 });

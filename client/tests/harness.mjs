@@ -244,6 +244,56 @@ export async function openPage(browser, url, { name = 'page', viewport = { width
 }
 
 /**
+ * The pages one test file opens in one browser against one server, kept for
+ * the final "no page logged a problem" check, and the teacher's first steps.
+ */
+export class Classroom {
+  /** @param {{ room: string, teacher: string }} who the room and the teacher's display name */
+  constructor(server, browser, { room, teacher }) {
+    this.server = server;
+    this.browser = browser;
+    this.room = room;
+    this.teacher = teacher;
+    /** Every page opened, in order. */
+    this.pages = [];
+  }
+
+  /** Opens `url` in a new context, named `name` in reports. */
+  async open(url, name) {
+    const page = await openPage(this.browser, url, { name });
+    this.pages.push(page);
+    return page;
+  }
+
+  /** The teacher page, connected, its camera previewed, ready to go live. */
+  async openTeacher(name) {
+    const { link } = await devToken(this.server.base, { room: this.room, name: this.teacher, role: 'teacher' });
+    const page = await this.open(link, name);
+    await until(`${name} connected`, () => page.locator('#connection[data-state=live]').count());
+    await until(`${name} preview`, () => page.locator('#preview[data-has-media]').count());
+    await until(`${name} go-live enabled`, () => page.locator('#go-live:not([disabled])').count());
+    return page;
+  }
+
+  /** Clicks "Go live" and waits until the broadcast is live. */
+  async goLive(page) {
+    await page.click('#go-live');
+    await until('broadcast live', () => page.locator('#broadcast-state[data-state=live]').count());
+    await until('share-screen enabled', () => page.locator('#share-screen:not([disabled])').count());
+  }
+
+  /** Every problem any page logged. */
+  problems() {
+    return this.pages.flatMap((page) => page.problems);
+  }
+}
+
+/** Forgets browser-reported failures a test provokes on purpose (a refused request, a server down). */
+export function dropExpected(page, patterns) {
+  page.problems = page.problems.filter((p) => !patterns.some((re) => re.test(p)));
+}
+
+/**
  * Inbound RTP statistics of every live peer connection of the page, each
  * tagged with what it carries on the page: 'camera', 'screen' (the video
  * elements) or the audio element's source and peer.

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   adminGet,
+  Classroom,
+  dropExpected,
   artifactsDir,
   devToken,
   launchBrowser,
@@ -20,20 +22,11 @@ import {
 
 let server;
 let browser;
-const pages = [];
+let classroom;
 /** The student the start page opened; the unreachable-server test reuses it. */
 let lobbyStudent;
 
-async function open(url, name) {
-  const page = await openPage(browser, url, { name });
-  pages.push(page);
-  return page;
-}
 
-/** Browser-generated network errors a test expects (the server is down, or refuses the link). */
-function dropExpected(page, patterns) {
-  page.problems = page.problems.filter((p) => !patterns.some((re) => re.test(p)));
-}
 
 async function issueToken(body) {
   const response = await fetch(`${server.base}/api/admin/tokens`, {
@@ -49,6 +42,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   before(async () => {
     server = await startServer({ workers: 1 });
     browser = await launchBrowser();
+    classroom = new Classroom(server, browser, { room: 'pages', teacher: 'Teacher' });
   });
 
   after(async () => {
@@ -61,7 +55,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   });
 
   it('admin: no rooms, a room not found, a wrong key, issuing a link, kicking', async () => {
-    const admin = await open(`${server.base}/admin.html#key=${encodeURIComponent(server.adminKey)}`, 'admin');
+    const admin = await classroom.open(`${server.base}/admin.html#key=${encodeURIComponent(server.adminKey)}`, 'admin');
     await until('empty state', () => admin.locator('#rooms-empty:not([hidden])').count());
     assert.equal(await admin.locator('#connection').getAttribute('data-state'), 'live');
 
@@ -80,7 +74,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
     const url = await admin.locator('#issued-url').inputValue();
     assert.match(url, /\/student\.html#token=v1\./);
 
-    const grace = await open(url, 'grace');
+    const grace = await classroom.open(url, 'grace');
     await until('grace connected', () => grace.locator('#connection[data-state=live]').count());
     await until('waiting for the teacher', () => grace.locator('#stage-message[data-state=waiting]').count());
     await screenshot(grace, 'student-waiting-for-teacher');
@@ -98,7 +92,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
     dropExpected(admin, [/status of 404/]);
     await admin.context().close();
 
-    const keyless = await open(`${server.base}/admin.html`, 'admin-no-key');
+    const keyless = await classroom.open(`${server.base}/admin.html`, 'admin-no-key');
     await until('asks for the key', () => keyless.locator('#key-section:not([hidden])').count());
     await keyless.fill('#key-input', 'not-the-key');
     await keyless.press('#key-input', 'Enter');
@@ -108,7 +102,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   });
 
   it('the start page (dev mode) hands out a link and opens the page for the role', async () => {
-    const start = await open(server.startLink, 'start');
+    const start = await classroom.open(server.startLink, 'start');
     await until('dev form', () => start.locator('#dev-section:not([hidden])').count());
     await start.fill('#dev-room', 'lobby');
     await start.fill('#dev-name', 'Ada');
@@ -142,7 +136,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   it('an expired link is explained before connecting', async () => {
     const issued = await issueToken({ room: 'lobby', name: 'Late', role: 'student', ttlSecs: 1 });
     await sleep(1500);
-    const page = await open(issued.url, 'expired');
+    const page = await classroom.open(issued.url, 'expired');
     await until('expired state', () => page.locator('#fatal:not([hidden])', { hasText: 'expired' }).count());
     assert.equal(await page.evaluate(() => window.__test.sockets.length), 0, 'no connection attempt');
     await screenshot(page, 'student-link-expired');
@@ -152,7 +146,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   it('a link the server refuses (bad signature) is explained', async () => {
     const { token } = await devToken(server.base, { room: 'lobby', name: 'Mallory', role: 'student' });
     const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
-    const page = await open(`${server.base}/student.html#token=${forged}`, 'forged');
+    const page = await classroom.open(`${server.base}/student.html#token=${forged}`, 'forged');
     await until('refused state', () => page.locator('#fatal:not([hidden])', { hasText: 'not valid' }).count());
     assert.match(await page.locator('#fatal').textContent(), /invalid token/);
     // Chromium itself reports the refused WebSocket handshake and the 401 in the console.
@@ -162,9 +156,9 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
 
   it('the same link opened twice: the newer tab takes over, the older one says so and stays put', async () => {
     const issued = await issueToken({ room: 'lobby', name: 'Twin', user: 'twin@example.org', role: 'student' });
-    const first = await open(issued.url, 'twin-first');
+    const first = await classroom.open(issued.url, 'twin-first');
     await until('first tab live', () => first.locator('#connection[data-state=live]').count());
-    const second = await open(issued.url, 'twin-second');
+    const second = await classroom.open(issued.url, 'twin-second');
     await until('second tab live', () => second.locator('#connection[data-state=live]').count());
     await until('first tab told', () => first.locator('#fatal:not([hidden])', { hasText: 'Opened elsewhere' }).count());
     const sockets = await first.evaluate(() => window.__test.sockets.length);
@@ -183,7 +177,7 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
     try {
       const { link } = await devToken(server.base, { room: 'denied', name: 'Mr Noam', role: 'teacher' });
       const page = await openPage(denying, link, { name: 'teacher-denied' });
-      pages.push(page);
+      classroom.pages.push(page);
       await until('denied message', () => page.locator('#media-error:not([hidden])', { hasText: 'denied' }).count());
       await until('connected anyway', () => page.locator('#connection[data-state=live]').count());
       assert.equal(await page.locator('#retry-media').isVisible(), true, 'a retry button');
@@ -197,6 +191,6 @@ describe('pages and error states in real Chromium', { timeout: 240_000 }, () => 
   });
 
   it('no page logged an unexpected error', () => {
-    assert.deepEqual(pages.flatMap((page) => page.problems), []);
+    assert.deepEqual(classroom.problems(), []);
   });
 });

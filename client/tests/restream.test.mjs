@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   adminGet,
+  Classroom,
+  dropExpected,
   artifactsDir,
   devToken,
   freePort,
@@ -39,31 +41,11 @@ let ingest;
 let browser;
 let teacher;
 let admin;
-const pages = [];
+let classroom;
 
-async function open(url, name) {
-  const page = await openPage(browser, url, { name });
-  pages.push(page);
-  return page;
-}
 
-async function openTeacher(name) {
-  const { link } = await devToken(server.base, { room: ROOM, name: 'Ms Hopper', role: 'teacher' });
-  const page = await open(link, name);
-  await until(`${name} connected`, () => page.locator('#connection[data-state=live]').count());
-  await until(`${name} go-live enabled`, () => page.locator('#go-live:not([disabled])').count());
-  return page;
-}
 
-async function goLive(page) {
-  await page.click('#go-live');
-  await until('broadcast live', () => page.locator('#broadcast-state[data-state=live]').count());
-}
 
-/** Browser-reported failed requests the test provokes on purpose. */
-function dropExpected(page, patterns) {
-  page.problems = page.problems.filter((p) => !patterns.some((re) => re.test(p)));
-}
 
 const card = () => admin.locator('#restreams-list article.restream').first();
 
@@ -107,6 +89,7 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
     process.env.PODIUM_EGRESS__ALLOW_HOSTS = '["127.0.0.1"]';
     server = await startServer({ workers: 1 });
     browser = await launchBrowser();
+    classroom = new Classroom(server, browser, { room: ROOM, teacher: 'Ms Hopper' });
   });
 
   after(async () => {
@@ -122,12 +105,12 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
   });
 
   it('the admin page lists the room with no restream, and shows why one cannot start before the teacher is live', async () => {
-    teacher = await openTeacher('teacher');
+    teacher = await classroom.openTeacher('teacher');
     const { link } = await devToken(server.base, { room: ROOM, name: 'Ada', role: 'student' });
-    const student = await open(link, 'student');
+    const student = await classroom.open(link, 'student');
     await until('student connected', () => student.locator('#connection[data-state=live]').count());
 
-    admin = await open(`${server.base}/admin.html#key=${encodeURIComponent(server.adminKey)}`, 'admin');
+    admin = await classroom.open(`${server.base}/admin.html#key=${encodeURIComponent(server.adminKey)}`, 'admin');
     await until('room offered for restreams', () => admin.locator(`#restream-room option[value="${ROOM}"]`).count());
     await admin.selectOption('#restream-room', ROOM);
     await until('empty state', () => admin.locator('#restreams-empty:not([hidden])').count());
@@ -165,7 +148,7 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
   });
 
   it('starts a restream of the teacher camera and microphone from the page; the stream key is gone from it', async () => {
-    await goLive(teacher);
+    await classroom.goLive(teacher);
     const sent = await until('teacher sends three simulcast layers', async () => {
       const video = (await outboundStats(teacher)).filter((s) => s.kind === 'video' && s.rid);
       return video.length === 3 && video.every((s) => s.packetsSent > 0) ? video : null;
@@ -295,8 +278,8 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
     assert.match(await card().locator('.destination-state').first().textContent(), /Paused until the video is back/);
     await screenshot(admin, 'admin-restream-waiting');
 
-    teacher = await openTeacher('teacher-again');
-    await goLive(teacher);
+    teacher = await classroom.openTeacher('teacher-again');
+    await classroom.goLive(teacher);
     const liveAgainAt = Date.now();
     results.secondsTeacherAway = (liveAgainAt - closedAt) / 1000;
     await until('UI: live again', async () => (await cardState()) === 'live', { timeout: 20_000 });
@@ -365,7 +348,7 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
   it(
     'a teacher alone in the room leaves and comes back within the grace period: the restream resumes',
     async () => {
-      const student = pages.find((page) => page.label === 'student');
+      const student = classroom.pages.find((page) => page.label === 'student');
       await student.context().close();
       const response = await fetch(`${server.base}/api/admin/rooms/${ROOM}/restreams`, {
         method: 'POST',
@@ -378,8 +361,8 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
         await until('live', async () => (await apiRestream(id)).state === 'live', { timeout: 20_000 });
         await teacher.context().close();
         await until('waiting', async () => (await apiRestream(id)).state === 'waitingForInput', { timeout: 15_000 });
-        teacher = await openTeacher('teacher-alone-again');
-        await goLive(teacher);
+        teacher = await classroom.openTeacher('teacher-alone-again');
+        await classroom.goLive(teacher);
         const liveAgainAt = Date.now();
         await until('live again', async () => (await apiRestream(id)).state === 'live', { timeout: 15_000 });
         results.aloneSecondsBackToLive = (Date.now() - liveAgainAt) / 1000;
@@ -393,7 +376,7 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
   );
 
   it('no page logged an unexpected error; no stream key in the server log', () => {
-    assert.deepEqual(pages.flatMap((page) => page.problems), []);
+    assert.deepEqual(classroom.problems(), []);
     const log = server.logs.join('');
     for (const key of [KEY, SECOND_KEY]) assert.equal(log.includes(key), false, `${key} in the server log`);
   });

@@ -1,17 +1,39 @@
 // A local RTMP ingest for the restream test, and ffprobe to judge what it
 // receives: Debian's nginx with libnginx-mod-rtmp in the foreground, its own
-// prefix directory and nginx.conf in a temporary folder, on a free port (the
-// egress crate's tests do the same in Rust: egress/tests/common/).
+// prefix directory and nginx.conf in a temporary folder, on a free port. The
+// Rust tests do the same (crate podium-testkit), from the same two files:
+// testkit/nginx-rtmp.conf (the nginx config template) and testkit/ffprobe.json
+// (how ffprobe plays the stream).
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, ownChild, sleep } from './harness.mjs';
 
 const NGINX = process.env.NGINX_PATH ?? 'nginx';
-const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+const testkit = (name) => fileURLToPath(new URL(`../../testkit/${name}`, import.meta.url));
+
+/**
+ * testkit/nginx-rtmp.conf with its placeholders filled and its comments
+ * dropped, as testkit/src/ingest.rs renders it; the "#tls " lines (RTMPS)
+ * only with `rtmpsPort`.
+ */
+export function renderConf(dir, rtmpPort, rtmpsPort = null) {
+  const lines = [];
+  for (const line of readFileSync(testkit('nginx-rtmp.conf'), 'utf8').split('\n')) {
+    if (line.startsWith('#tls ')) {
+      if (rtmpsPort !== null) lines.push(line.slice('#tls '.length));
+    } else if (!line.trimStart().startsWith('#')) {
+      lines.push(line);
+    }
+  }
+  let conf = lines.join('\n').replaceAll('@DIR@', dir).replaceAll('@RTMP_PORT@', String(rtmpPort));
+  if (rtmpsPort !== null) conf = conf.replaceAll('@RTMPS_PORT@', String(rtmpsPort));
+  return conf;
+}
 
 function listening(port) {
   return new Promise((resolve) => {
@@ -29,19 +51,7 @@ export async function startIngest() {
   const dir = mkdtempSync(join(tmpdir(), 'podium-client-rtmp-'));
   const port = await freePort();
   const log = join(dir, 'error.log');
-  const conf = [
-    'daemon off;',
-    'master_process off;',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${log} info;`,
-    `load_module ${RTMP_MODULE};`,
-    'events { worker_connections 128; }',
-    `rtmp { server { listen 127.0.0.1:${port}; chunk_size 4096; ack_window 131072;`,
-    '  application live { live on; record off; } } }',
-    '',
-  ].join('\n');
-  writeFileSync(join(dir, 'nginx.conf'), conf);
+  writeFileSync(join(dir, 'nginx.conf'), renderConf(dir, port));
   const child = ownChild(
     spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', log], { stdio: ['ignore', 'ignore', 'pipe'] }),
   );
@@ -75,21 +85,16 @@ export async function startIngest() {
 }
 
 /**
- * Plays `url` for `seconds` of stream time with ffprobe, decoding every frame,
- * and describes what came: the streams' codecs and formats, and the video and
- * audio frames with their timestamps.
+ * Plays `url` for `seconds` of stream time with ffprobe, run exactly as
+ * testkit/ffprobe.json says (the Rust judge, testkit/src/ffprobe.rs, runs the
+ * same), and describes what came: the streams' codecs and formats, the
+ * frames ffprobe decoded, and the span and rate of the video and audio
+ * packets' timestamps (one packet per frame in FLV).
  */
-export async function ffprobe(url, seconds, { timeoutMs = (seconds + 30) * 1000 } = {}) {
-  const args = [
-    '-v', 'error',
-    '-rw_timeout', '15000000',
-    '-read_intervals', `%+${seconds}`,
-    '-show_streams', '-show_frames',
-    '-show_entries',
-    'stream=index,codec_type,codec_name,profile,width,height,pix_fmt,avg_frame_rate,sample_rate,channels:frame=media_type,pts_time,key_frame,width,height',
-    '-of', 'json',
-    url,
-  ];
+export async function ffprobe(url, seconds, { timeoutMs } = {}) {
+  const invocation = JSON.parse(readFileSync(testkit('ffprobe.json'), 'utf8'));
+  timeoutMs ??= (seconds + invocation.timeoutSlackSeconds) * 1000;
+  const args = invocation.args.map((a) => a.replaceAll('{seconds}', String(seconds)).replaceAll('{url}', url));
   const child = ownChild(spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
@@ -112,12 +117,13 @@ export async function ffprobe(url, seconds, { timeoutMs = (seconds + 30) * 1000 
   const streams = json.streams ?? [];
   const video = streams.find((s) => s.codec_type === 'video') ?? null;
   const audio = streams.find((s) => s.codec_type === 'audio') ?? null;
-  const frames = json.frames ?? [];
-  const times = (type) =>
-    frames.filter((f) => f.media_type === type && f.pts_time !== undefined).map((f) => Number(f.pts_time));
+  const packets = json.packets ?? [];
+  const of = (stream) => packets.filter((p) => stream && p.stream_index === stream.index && p.pts_time !== undefined);
+  const times = (list) => list.map((p) => Number(p.pts_time));
   const span = (list) => (list.length > 1 ? Math.max(...list) - Math.min(...list) : 0);
-  const videoTimes = times('video');
-  const audioTimes = times('audio');
+  const videoPackets = of(video);
+  const videoTimes = times(videoPackets);
+  const audioTimes = times(of(audio));
   const videoSpan = span(videoTimes);
   return {
     wallSeconds: (Date.now() - started) / 1000,
@@ -127,8 +133,8 @@ export async function ffprobe(url, seconds, { timeoutMs = (seconds + 30) * 1000 
       width: video.width,
       height: video.height,
       pixFmt: video.pix_fmt,
-      frames: videoTimes.length,
-      keyframes: frames.filter((f) => f.media_type === 'video' && f.key_frame === 1).length,
+      frames: Number(video.nb_read_frames ?? 0),
+      keyframes: videoPackets.filter((p) => (p.flags ?? '').startsWith('K')).length,
       seconds: Number(videoSpan.toFixed(2)),
       fps: videoTimes.length > 1 ? Number(((videoTimes.length - 1) / videoSpan).toFixed(2)) : 0,
     },
@@ -137,7 +143,7 @@ export async function ffprobe(url, seconds, { timeoutMs = (seconds + 30) * 1000 
       profile: audio.profile,
       sampleRate: Number(audio.sample_rate),
       channels: audio.channels,
-      frames: audioTimes.length,
+      frames: Number(audio.nb_read_frames ?? 0),
       seconds: Number(span(audioTimes).toFixed(2)),
     },
   };

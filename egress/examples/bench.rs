@@ -9,12 +9,14 @@
 //! measured here is the egress's (plus mediasoup forwarding to it; the
 //! baseline without an egress is measured and subtracted).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/e2e/support.rs"]
+#[allow(dead_code)] // the tests' helpers: the benchmark needs some of them
+mod support;
 
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
 use podium_egress::{Egress, EgressSpec, Preset, VideoMode, VideoPath};
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,7 +49,7 @@ struct Case {
 
 async fn bench() {
     tracing_subscriber::fmt().with_env_filter("warn").init();
-    let media = common::media().await;
+    let media = Media::start().await;
     let nginx = Nginx::started(false);
     let proxy = FirstByteProxy::start(nginx.rtmp_port).await;
     let cases = [
@@ -100,7 +102,7 @@ async fn bench() {
             "bench",
             sender.video_id(),
             Some(sender.audio_id()),
-            vec![common::destination(
+            vec![support::destination(
                 &format!("rtmp://127.0.0.1:{}/live", proxy.port),
                 &key,
             )],
@@ -109,13 +111,13 @@ async fn bench() {
         spec.video_mode = case.mode;
         let first_bytes = proxy.arm();
         let t0 = Instant::now();
-        let egress = Egress::start(&media.router, spec, common::config())
+        let egress = Egress::start(&media.router, spec, support::config())
             .await
             .unwrap();
         let started = t0.elapsed();
         let bytes_at = wait_first_bytes(first_bytes).await;
         let status =
-            common::wait_for(&egress, Duration::from_secs(20), "live", common::is_live).await;
+            support::wait_for(&egress, Duration::from_secs(20), "live", support::is_live).await;
         let live = t0.elapsed();
         assert_eq!(status.input.unwrap().video_path, case.expect);
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -166,12 +168,15 @@ async fn bench() {
             "bench",
             sender.video_id(),
             Some(sender.audio_id()),
-            vec![common::destination(&nginx.rtmp_url(), &format!("cycle{i}"))],
+            vec![support::destination(
+                &nginx.rtmp_url(),
+                &format!("cycle{i}"),
+            )],
         );
-        let egress = Egress::start(&media.router, spec, common::config())
+        let egress = Egress::start(&media.router, spec, support::config())
             .await
             .unwrap();
-        common::wait_for(&egress, Duration::from_secs(20), "live", common::is_live).await;
+        support::wait_for(&egress, Duration::from_secs(20), "live", support::is_live).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         egress.stop().await;
         drop(egress);
@@ -214,7 +219,7 @@ fn run_sender(args: &[String]) {
         },
     };
     let pipeline =
-        common::sender::pipeline(video, args[1].parse().unwrap(), args[2].parse().unwrap());
+        podium_testkit::sender::pipeline(video, args[1].parse().unwrap(), args[2].parse().unwrap());
     gstreamer::prelude::ElementExt::set_state(&pipeline, gstreamer::State::Playing).unwrap();
     loop {
         std::thread::park();
@@ -293,7 +298,7 @@ fn hwm_kib() -> u64 {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 fn load_average() -> String {

@@ -2,71 +2,14 @@
 //! preset or a custom URL, plus a stream key), parsed once into the real URL
 //! handed to the RTMP client and a redacted form for logs, errors and status.
 
-use crate::secret::{REDACTED, SecretUrl, StreamKey};
-use serde::Deserialize;
-use std::fmt;
+use crate::secret::{REDACTED, SecretUrl};
 
 /// YouTube's RTMPS ingest.
 pub const YOUTUBE_RTMPS: &str = "rtmps://a.rtmps.youtube.com:443/live2";
 /// Twitch's global ingest (it routes to the nearest point of presence).
 pub const TWITCH_DEFAULT_INGEST: &str = "ingest.global-contribute.live-video.net";
 
-/// The service a destination belongs to, which fixes its base URL.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(
-    tag = "service",
-    rename_all = "lowercase",
-    rename_all_fields = "camelCase"
-)]
-pub enum Ingest {
-    /// Amazon IVS: `rtmps://<ingest_endpoint>:443/app/<key>`. The endpoint is
-    /// the channel's "ingest server" host, e.g. `a1b2c3.global-contribute.live-video.net`.
-    Ivs { ingest_endpoint: String },
-    /// Twitch: `rtmps://<ingest>:443/app/<key>`; `ingest` defaults to
-    /// [`TWITCH_DEFAULT_INGEST`].
-    Twitch {
-        #[serde(default)]
-        ingest: Option<String>,
-    },
-    /// YouTube Live: [`YOUTUBE_RTMPS`]`/<key>`.
-    #[serde(rename = "youtube")]
-    YouTube,
-    /// Any `rtmp://` or `rtmps://` URL: `scheme://host[:port]/app`, with the
-    /// key given apart, or `scheme://host[:port]/app/<key>` with none.
-    Custom { url: String },
-}
-
-impl fmt::Debug for Ingest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ivs { ingest_endpoint } => f
-                .debug_struct("Ivs")
-                .field("ingest_endpoint", ingest_endpoint)
-                .finish(),
-            Self::Twitch { ingest } => f.debug_struct("Twitch").field("ingest", ingest).finish(),
-            Self::YouTube => f.write_str("YouTube"),
-            // A custom URL may carry its key: show only what redaction keeps.
-            Self::Custom { url } => {
-                let shown = redact_custom(url).unwrap_or_else(|_| "<invalid url>".to_owned());
-                f.debug_struct("Custom").field("url", &shown).finish()
-            }
-        }
-    }
-}
-
-/// One destination as the caller gives it. Deserializes from
-/// `{"service": "youtube", "streamKey": "..."}`, `{"service": "ivs",
-/// "ingestEndpoint": "...", "streamKey": "..."}`, `{"service": "custom",
-/// "url": "rtmp://host/app", "streamKey": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DestinationSpec {
-    #[serde(flatten)]
-    pub ingest: Ingest,
-    /// Required for the presets; optional for a custom URL that ends with it.
-    #[serde(default)]
-    pub stream_key: Option<StreamKey>,
-}
+pub use podium_protocol::egress::{DestinationSpec, Ingest};
 
 /// Domains of the services' own ingests: a preset whose host lies outside
 /// them is as free a choice as a custom URL (see
@@ -74,24 +17,25 @@ pub struct DestinationSpec {
 const IVS_DOMAINS: &[&str] = &["live-video.net"];
 const TWITCH_DOMAINS: &[&str] = &["live-video.net", "twitch.tv"];
 
-impl DestinationSpec {
-    pub fn new(ingest: Ingest, stream_key: impl Into<Option<StreamKey>>) -> Self {
-        Self {
-            ingest,
-            stream_key: stream_key.into(),
-        }
-    }
-
+/// What the egress knows of a [`DestinationSpec`] (the wire type lives in
+/// podium-protocol): its redacted URL, and whether the caller chose the host.
+pub trait DestinationSpecExt {
     /// Checks the destination and returns its redacted URL, e.g.
     /// `rtmps://a.rtmps.youtube.com:443/live2/***`: what an API may echo.
-    pub fn redacted_url(&self) -> Result<String, DestinationError> {
-        self.parse().map(|target| target.redacted)
-    }
+    fn redacted_url(&self) -> Result<String, DestinationError>;
 
     /// Whether the caller picks the host: a custom URL, or an IVS or Twitch
     /// preset whose host is not one of the service's own domains. YouTube
     /// and the services' ingests are not.
-    pub fn is_custom(&self) -> bool {
+    fn is_custom(&self) -> bool;
+}
+
+impl DestinationSpecExt for DestinationSpec {
+    fn redacted_url(&self) -> Result<String, DestinationError> {
+        parse(self).map(|target| target.redacted)
+    }
+
+    fn is_custom(&self) -> bool {
         let outside = |host: &str, domains: &[&str]| {
             let host = host.trim_end_matches('.').to_ascii_lowercase();
             !domains
@@ -107,78 +51,69 @@ impl DestinationSpec {
                 .is_some_and(|host| outside(host, TWITCH_DOMAINS)),
         }
     }
-
-    pub(crate) fn parse(&self) -> Result<RtmpTarget, DestinationError> {
-        let base = match &self.ingest {
-            Ingest::Ivs { ingest_endpoint } => {
-                check_host(ingest_endpoint)?;
-                format!("rtmps://{ingest_endpoint}:443/app")
-            }
-            Ingest::Twitch { ingest } => {
-                let host = ingest.as_deref().unwrap_or(TWITCH_DEFAULT_INGEST);
-                check_host(host)?;
-                format!("rtmps://{host}:443/app")
-            }
-            Ingest::YouTube => YOUTUBE_RTMPS.to_owned(),
-            Ingest::Custom { url } => url.trim().to_owned(),
-        };
-        let parts = UrlParts::parse(&base)?;
-        let (application, stream, redacted) = match &self.stream_key {
-            Some(key) => {
-                let key = key.expose();
-                check_key(key)?;
-                if parts.query.is_some() {
-                    return Err(DestinationError::QueryWithKey);
-                }
-                (
-                    parts.raw_path.clone(),
-                    key.to_owned(),
-                    format!("{}/{REDACTED}", parts.origin_and_path()),
-                )
-            }
-            None if matches!(self.ingest, Ingest::Custom { .. }) => {
-                // The last path segment (and any query) is the stream name.
-                let (Some((app, stream)), Some((shown_app, _))) =
-                    (parts.raw_path.rsplit_once('/'), parts.path.rsplit_once('/'))
-                else {
-                    return Err(DestinationError::MissingStreamKey);
-                };
-                if app.is_empty() || stream.is_empty() {
-                    return Err(DestinationError::MissingStreamKey);
-                }
-                let mut stream = stream.to_owned();
-                if let Some(query) = &parts.raw_query {
-                    stream = format!("{stream}?{query}");
-                }
-                (
-                    app.to_owned(),
-                    stream,
-                    format!("{}/{shown_app}/{REDACTED}", parts.origin()),
-                )
-            }
-            None => return Err(DestinationError::MissingStreamKey),
-        };
-        let secrets = secret_forms(&stream);
-        Ok(RtmpTarget {
-            scheme: parts.scheme,
-            host: parts.host,
-            port: parts.port.unwrap_or(parts.scheme.default_port()),
-            application,
-            stream: SecretUrl::new(stream),
-            redacted,
-            secrets,
-        })
-    }
 }
 
-fn redact_custom(url: &str) -> Result<String, DestinationError> {
-    DestinationSpec::new(
-        Ingest::Custom {
-            url: url.to_owned(),
-        },
-        None,
-    )
-    .redacted_url()
+/// Parses a destination once into what rtmp2sink is given and what others see.
+pub(crate) fn parse(spec: &DestinationSpec) -> Result<RtmpTarget, DestinationError> {
+    let base = match &spec.ingest {
+        Ingest::Ivs { ingest_endpoint } => {
+            check_host(ingest_endpoint)?;
+            format!("rtmps://{ingest_endpoint}:443/app")
+        }
+        Ingest::Twitch { ingest } => {
+            let host = ingest.as_deref().unwrap_or(TWITCH_DEFAULT_INGEST);
+            check_host(host)?;
+            format!("rtmps://{host}:443/app")
+        }
+        Ingest::YouTube => YOUTUBE_RTMPS.to_owned(),
+        Ingest::Custom { url } => url.trim().to_owned(),
+    };
+    let parts = UrlParts::parse(&base)?;
+    let (application, stream, redacted) = match &spec.stream_key {
+        Some(key) => {
+            let key = key.expose();
+            check_key(key)?;
+            if parts.query.is_some() {
+                return Err(DestinationError::QueryWithKey);
+            }
+            (
+                parts.raw_path.clone(),
+                key.to_owned(),
+                format!("{}/{REDACTED}", parts.origin_and_path()),
+            )
+        }
+        None if matches!(spec.ingest, Ingest::Custom { .. }) => {
+            // The last path segment (and any query) is the stream name.
+            let (Some((app, stream)), Some((shown_app, _))) =
+                (parts.raw_path.rsplit_once('/'), parts.path.rsplit_once('/'))
+            else {
+                return Err(DestinationError::MissingStreamKey);
+            };
+            if app.is_empty() || stream.is_empty() {
+                return Err(DestinationError::MissingStreamKey);
+            }
+            let mut stream = stream.to_owned();
+            if let Some(query) = &parts.raw_query {
+                stream = format!("{stream}?{query}");
+            }
+            (
+                app.to_owned(),
+                stream,
+                format!("{}/{shown_app}/{REDACTED}", parts.origin()),
+            )
+        }
+        None => return Err(DestinationError::MissingStreamKey),
+    };
+    let secrets = secret_forms(&stream);
+    Ok(RtmpTarget {
+        scheme: parts.scheme,
+        host: parts.host,
+        port: parts.port.unwrap_or(parts.scheme.default_port()),
+        application,
+        stream: SecretUrl::new(stream),
+        redacted,
+        secrets,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,6 +419,17 @@ fn check_key(key: &str) -> Result<(), DestinationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::StreamKey;
+
+    trait Parse {
+        fn parse(&self) -> Result<RtmpTarget, DestinationError>;
+    }
+
+    impl Parse for DestinationSpec {
+        fn parse(&self) -> Result<RtmpTarget, DestinationError> {
+            super::parse(self)
+        }
+    }
 
     fn key(k: &str) -> Option<StreamKey> {
         Some(StreamKey::new(k))

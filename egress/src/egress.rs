@@ -170,7 +170,7 @@ impl Egress {
             .iter()
             .enumerate()
             .map(|(index, d)| {
-                d.parse()
+                crate::destination::parse(d)
                     .map_err(|error| EgressError::InvalidDestination { index, error })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -202,7 +202,7 @@ impl Egress {
                 audio = session.audio.is_some(),
                 destinations = targets.len(),
                 "egress started"
-            )
+            );
         });
 
         let network = config.network.clone();
@@ -258,8 +258,7 @@ impl Egress {
         &self,
         destination: DestinationSpec,
     ) -> Result<DestinationId, EgressError> {
-        let target = destination
-            .parse()
+        let target = crate::destination::parse(&destination)
             .map_err(|error| EgressError::InvalidDestination { index: 0, error })?;
         refuse_early(&self.shared.network, 0, &target).await?;
         self.request(|reply| Command::AddDestination(destination, reply))

@@ -120,7 +120,8 @@ mod supervisor;
 mod watchdog;
 
 pub use destination::{
-    DestinationError, DestinationSpec, Ingest, TWITCH_DEFAULT_INGEST, YOUTUBE_RTMPS,
+    DestinationError, DestinationSpec, DestinationSpecExt, Ingest, TWITCH_DEFAULT_INGEST,
+    YOUTUBE_RTMPS,
 };
 pub use egress::{Egress, EgressConfig, EgressSpec};
 pub use error::EgressError;

@@ -68,37 +68,7 @@ pub struct OutputProfile {
     pub audio_kbps: u32,
 }
 
-/// Whether H.264 input may pass through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum VideoMode {
-    /// Pass H.264 through when the output profile allows it; re-encode other codecs.
-    #[default]
-    Auto,
-    /// Always decode and re-encode (fixed size, exact GOP, CBR).
-    Reencode,
-}
-
-/// The video codec a producer sends.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase", tag = "codec")]
-pub enum InputVideoCodec {
-    Vp8,
-    H264 {
-        #[serde(rename = "profileLevelId")]
-        profile_level_id: Option<String>,
-    },
-}
-
-/// What the pipeline does with the video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoPath {
-    /// Depayload, parse, mux: no decoder, no encoder.
-    Passthrough,
-    /// Decode, scale, rate-convert, x264.
-    Reencode,
-}
+pub use podium_protocol::{InputVideoCodec, VideoMode, VideoPath};
 
 /// Passthrough needs H.264 whose profile the output accepts: constrained
 /// baseline fits everything; main fits a main output; anything else, or an

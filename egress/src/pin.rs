@@ -251,7 +251,7 @@ unsafe fn answer_async(
         );
         match result {
             Ok(list) => {
-                gio::g_task_return_pointer(task, list as glib::gpointer, Some(free_addresses))
+                gio::g_task_return_pointer(task, list as glib::gpointer, Some(free_addresses));
             }
             Err(error) => gio::g_task_return_error(task, error),
         }
@@ -288,7 +288,7 @@ unsafe extern "C" fn lookup_by_name_async(
             cancellable,
             callback,
             user_data,
-        )
+        );
     }
 }
 

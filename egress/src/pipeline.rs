@@ -313,7 +313,7 @@ fn watch_bus(pipeline: &gst::Pipeline, events: UnboundedSender<SessionEvent>, sc
                 let timed_out = element
                     .structure()
                     .is_some_and(|s| s.name() == "GstUDPSrcTimeout");
-                match message.src().map(|s| s.name()) {
+                match message.src().map(gstreamer::prelude::GstObjectExt::name) {
                     Some(name) if timed_out && name == "video-udpsrc" => {
                         Some(SessionEvent::InputTimeout(MediaKind::Video))
                     }

@@ -2,33 +2,10 @@
 //! them out of every string this crate builds from foreign text.
 
 use parking_lot::RwLock;
-use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
 
-/// An RTMP stream key. `Debug` prints `***`; there is no `Display` and no
-/// `Serialize`, so a key cannot reach a log line or a JSON reply by accident.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct StreamKey(String);
-
-impl StreamKey {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The key itself, for the one place that needs it: building the URL
-    /// handed to the RTMP client.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for StreamKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StreamKey(***)")
-    }
-}
+pub use podium_protocol::StreamKey;
 
 /// A secret handed to the RTMP client: the stream name (the key, with any
 /// query of a custom URL).

@@ -197,7 +197,7 @@ fn consume_capabilities(router: &Router) -> RtpCapabilities {
     let keep_feedback = |fb: &Vec<RtcpFeedback>| {
         fb.iter()
             .filter(|f| matches!(f, RtcpFeedback::NackPli | RtcpFeedback::CcmFir))
-            .cloned()
+            .copied()
             .collect::<Vec<_>>()
     };
     let codecs = router

@@ -320,8 +320,7 @@ impl Supervisor {
     }
 
     fn add_destination(&mut self, spec: DestinationSpec) -> Result<DestinationId, EgressError> {
-        let target = spec
-            .parse()
+        let target = crate::destination::parse(&spec)
             .map_err(|error| EgressError::InvalidDestination { index: 0, error })?;
         self.scrubber.add(target.secrets.iter().cloned());
         let id = DestinationId::new();
@@ -445,7 +444,7 @@ impl Supervisor {
                 match index {
                     Some(index) => self.destination_failed(index, class, message),
                     None => {
-                        tracing::debug!(destination = %sink.destination, "late error of a replaced sink ignored")
+                        tracing::debug!(destination = %sink.destination, "late error of a replaced sink ignored");
                     }
                 }
             }

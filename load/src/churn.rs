@@ -3,6 +3,7 @@
 //! time, sampling the server's memory to see whether it stays flat.
 
 use crate::bots::student::Exit;
+use crate::crowd::Record;
 use crate::measure::{self, judge};
 use crate::procfs::Machine;
 use crate::report::Step;
@@ -80,7 +81,7 @@ pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
             next_swap += gap;
             // The oldest student goes, a new one comes.
             while let Some(old) = order.pop_front() {
-                if session.crowd.records.get(&old).is_some_and(|r| r.is_live()) {
+                if session.crowd.records.get(&old).is_some_and(Record::is_live) {
                     let how = if drop_next { Exit::Drop } else { Exit::Leave };
                     drop_next = !drop_next;
                     session.crowd.dismiss(old, how);
@@ -130,7 +131,7 @@ pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
                     .crowd
                     .records
                     .get(id)
-                    .is_some_and(|r| r.is_pending())
+                    .is_some_and(Record::is_pending)
             });
             probe = next;
         }

@@ -1,6 +1,7 @@
 //! The three things the tool does, end to end: ramp, churn, smoke.
 
 use crate::bots::student::Exit;
+use crate::bots::teacher::Teacher;
 use crate::churn::{self, ChurnReport};
 use crate::cli::{ChurnArgs, Common, RampArgs, SmokeArgs};
 use crate::measure::{self, judge};
@@ -149,7 +150,7 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
         engine_ceiling: EngineCeiling::default(),
         steps: runs.iter().flat_map(|r| r.steps.iter().cloned()).collect(),
         runs,
-        notes: NOTES.iter().map(|s| s.to_string()).collect(),
+        notes: NOTES.iter().map(ToString::to_string).collect(),
     };
     let json = common.out.join(format!("{name}.json"));
     report.write_json(&json)?;
@@ -337,7 +338,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
             scrape.peers
         ));
     }
-    if !session.teacher.as_ref().is_some_and(|t| t.is_alive()) {
+    if !session.teacher.as_ref().is_some_and(Teacher::is_alive) {
         failures.push("the teacher's connection closed".into());
     }
     if !session.server.is_running() {

@@ -120,7 +120,7 @@ pub fn udp_sockets() -> Vec<UdpSocket> {
         .unwrap_or_default()
 }
 
-/// Inodes of the sockets a process holds (from its /proc/<pid>/fd links).
+/// Inodes of the sockets a process holds (from its `/proc/<pid>/fd` links).
 pub fn socket_inodes(pid: u32) -> std::collections::HashSet<u64> {
     let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Default::default();
@@ -211,7 +211,7 @@ impl Machine {
             .unwrap_or_else(|| "unknown".into());
         Machine {
             cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             memory_gb: (memory_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
             os,

@@ -3,6 +3,7 @@
 //! leaves, N join at once).
 
 use crate::bots::student::Exit;
+use crate::bots::teacher::Teacher;
 use crate::measure::{self, judge};
 use crate::report::{Break, Run, Step};
 use crate::session::Session;
@@ -93,7 +94,7 @@ pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
             run.stopped = format!("the server died at {target} students");
             break;
         }
-        if let Some(reason) = session.teacher.as_ref().and_then(|t| t.ended()) {
+        if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
             run.stopped = format!("the teacher's connection ended at {target} students: {reason}");
             break;
         }
@@ -117,13 +118,13 @@ pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
 /// Everyone leaves; then `plan.storm` students join at the same instant.
 async fn storm(session: &mut Session, plan: &Plan, events: &mut Vec<String>) -> Step {
     let leaving = session.crowd.live().len();
-    let teacher_before = session.teacher.as_ref().and_then(|t| t.ended());
+    let teacher_before = session.teacher.as_ref().and_then(Teacher::ended);
     session
         .crowd
         .dismiss_all(Exit::Leave, Duration::from_secs(30))
         .await;
     session.crowd.idle(Duration::from_secs(3)).await;
-    if let Some(reason) = session.teacher.as_ref().and_then(|t| t.ended()) {
+    if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
         if teacher_before.is_none() {
             events.push(format!(
                 "the teacher's connection ended ({reason}) when {leaving} students left at once; a new teacher joined for the storm"
@@ -141,7 +142,7 @@ async fn storm(session: &mut Session, plan: &Plan, events: &mut Vec<String>) -> 
     let figures = session.crowd.figures(&ids, true);
     let mut step = window(session, plan, "storm", plan.storm, &figures).await;
     step.verdict = judge(&step, plan.goal_loss_pct, plan.goal_join_p95_ms).2;
-    if let Some(reason) = session.teacher.as_ref().and_then(|t| t.ended()) {
+    if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
         step.verdict = format!("invalid: no teacher ({reason})");
     }
     print_row(&step);

@@ -167,7 +167,7 @@ impl Server {
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..]
             .iter()
-            .map(|l| l.to_string())
+            .map(ToString::to_string)
             .collect()
     }
 

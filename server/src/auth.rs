@@ -11,20 +11,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Role {
-    Teacher,
-    Student,
-    Admin,
-}
-
-impl Role {
-    /// Teachers and admins see the whole room: every peer, raised hands, restreams.
-    pub fn is_staff(self) -> bool {
-        matches!(self, Role::Teacher | Role::Admin)
-    }
-}
+pub use podium_protocol::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -483,7 +483,7 @@ impl Config {
 
     pub fn worker_count(&self) -> usize {
         match self.rtc.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             n => n,
         }
     }

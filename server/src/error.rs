@@ -3,44 +3,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
-/// Error codes on the wire: stable, snake_case, listed in docs/PROTOCOL.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::VariantNames)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ErrorCode {
-    /// Malformed JSON, a missing or mistyped field, a value out of range.
-    BadRequest,
-    /// The method is not one of the protocol's.
-    UnknownMethod,
-    /// A room, peer, transport, producer or consumer id that does not exist.
-    NotFound,
-    /// The peer's role does not allow this.
-    Forbidden,
-    /// Missing, invalid or expired token or admin key.
-    Unauthorized,
-    /// The request contradicts the current state (join twice, ...).
-    Conflict,
-    /// Too many requests on this connection; slow down.
-    RateLimited,
-    /// The message is over the size limit.
-    TooLarge,
-    /// The room has reached its peer limit.
-    RoomFull,
-    /// A configured limit refuses this (connections per address, restreams, ...).
-    LimitReached,
-    /// mediasoup refused the operation (bad RTP parameters, unsupported codec, ...).
-    MediaError,
-    /// A bug or a dead worker: try again.
-    Internal,
-}
+pub use podium_protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     BadRequest(String),
-    #[error("unknown method {0:?}")]
+    /// The message says which method.
+    #[error("{0}")]
     UnknownMethod(String),
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
@@ -99,13 +70,6 @@ impl Error {
             message: self.to_string(),
         }
     }
-}
-
-/// `{"code": "...", "message": "..."}`, in WebSocket responses and HTTP errors.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    pub code: ErrorCode,
-    pub message: String,
 }
 
 impl ResponseError for Error {

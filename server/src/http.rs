@@ -1,17 +1,18 @@
 //! HTTP: health, metrics, the admin API (guarded by the admin key), dev-mode
 //! tokens, the signaling WebSocket and the browser pages.
 
-use crate::app::AppState;
 use crate::auth::{Claims, Role, admin_key_matches, unix_now};
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, RoomId};
 use crate::restream::{Requester, StartRestream};
 use crate::signaling::session;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use podium_egress::DestinationSpec;
-use serde::{Deserialize, Serialize};
+use podium_protocol::admin::{DestinationAdded, RestreamList, RoomList};
+use serde::Deserialize;
 use std::future::{Ready, ready};
 use std::net::IpAddr;
 use std::path::Path;
@@ -232,27 +233,9 @@ async fn websocket(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TokenRequest {
-    pub room: RoomId,
-    pub user: Option<String>,
-    pub name: String,
-    pub role: Role,
-    /// Lifetime in seconds; the configured default if absent.
-    pub ttl_secs: Option<u64>,
-}
+pub use podium_protocol::admin::{IssuedToken, TokenRequest};
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenResponse {
-    pub token: String,
-    pub expires_at: u64,
-    /// The page this role opens, with the token.
-    pub url: String,
-}
-
-fn mint(state: &AppState, body: TokenRequest) -> Result<TokenResponse> {
+fn mint(state: &AppState, body: TokenRequest) -> Result<IssuedToken> {
     let ttl = body.ttl_secs.unwrap_or(state.config.auth.token_ttl_secs);
     if ttl == 0 || ttl > 7 * 24 * 3600 {
         return Err(Error::BadRequest(
@@ -260,7 +243,7 @@ fn mint(state: &AppState, body: TokenRequest) -> Result<TokenResponse> {
         ));
     }
     let claims = Claims {
-        room: body.room,
+        room: room_id(&body.room)?,
         user: body.user.unwrap_or_else(|| PeerId::new().to_string()),
         name: body.name,
         role: body.role,
@@ -273,7 +256,7 @@ fn mint(state: &AppState, body: TokenRequest) -> Result<TokenResponse> {
         Role::Student => "student.html",
         Role::Admin => "admin.html",
     };
-    Ok(TokenResponse {
+    Ok(IssuedToken {
         url: format!("{}/{page}#token={token}", state.public_base_url()),
         token,
         expires_at: claims.exp,
@@ -327,7 +310,7 @@ async fn dev_token(
     }
     let q = query.into_inner();
     let body = TokenRequest {
-        room: q.room,
+        room: q.room.to_string(),
         user: None,
         name: q.name,
         role: q.role,
@@ -337,7 +320,7 @@ async fn dev_token(
 }
 
 /// In dev mode every request must come straight from this machine (see
-/// [`local_request`]): a dev server behind a proxy, or read by a
+/// `local_request`): a dev server behind a proxy, or read by a
 /// DNS-rebinding page, answers nothing.
 pub async fn dev_mode_guard(
     req: actix_web::dev::ServiceRequest,
@@ -390,7 +373,9 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 async fn list_rooms(_: Admin, state: State) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "rooms": state.rooms.summaries() }))
+    HttpResponse::Ok().json(RoomList {
+        rooms: state.rooms.summaries(),
+    })
 }
 
 fn room_id(raw: &str) -> Result<RoomId> {
@@ -437,12 +422,16 @@ async fn start_restream(
     _: Admin,
     state: State,
     path: web::Path<String>,
-    body: web::Json<StartRestream>,
+    body: web::Json<podium_protocol::admin::StartRestream>,
 ) -> Result<HttpResponse> {
     let room = state.rooms.get(&room_id(&path)?)?;
     let status = state
         .restreams
-        .start(&room, body.into_inner(), Requester::Admin)
+        .start(
+            &room,
+            StartRestream::from(body.into_inner()),
+            Requester::Admin,
+        )
         .await?;
     Ok(HttpResponse::Created().json(status))
 }
@@ -458,8 +447,9 @@ async fn list_restreams(
     query: web::Query<RestreamQuery>,
 ) -> Result<HttpResponse> {
     let room = query.room.as_deref().map(room_id).transpose()?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "restreams": state.restreams.list(room.as_ref()) })))
+    Ok(HttpResponse::Ok().json(RestreamList {
+        restreams: state.restreams.list(room.as_ref()),
+    }))
 }
 
 async fn get_restream(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {
@@ -481,7 +471,7 @@ async fn add_destination(
         .restreams
         .add_destination(parse_id("restream", &path)?, body.into_inner())
         .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "destinationId": id })))
+    Ok(HttpResponse::Created().json(DestinationAdded { destination_id: id }))
 }
 
 async fn remove_destination(

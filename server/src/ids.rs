@@ -1,14 +1,48 @@
 //! Typed ids. Peers and restreams get a random UUID; rooms are named by
 //! whoever issues the join tokens, so a room id is a validated name.
 
-use podium_egress::uuid_id;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-uuid_id!(
-    /// One connection of one user to one room; a reconnect is a new peer.
-    PeerId
-);
+pub use podium_protocol::PeerId;
+
+/// mediasoup's ids and the protocol's are the same UUIDs, typed apart: the
+/// room speaks mediasoup's, the wire the protocol's.
+pub trait ToWire {
+    /// The protocol's id type.
+    type Wire;
+    /// The same id, as the protocol types it.
+    fn to_wire(self) -> Self::Wire;
+}
+
+/// The protocol's ids as mediasoup types them.
+pub trait ToMedia {
+    /// mediasoup's id type.
+    type Media;
+    /// The same id, as mediasoup types it.
+    fn to_media(self) -> Self::Media;
+}
+
+macro_rules! media_ids {
+    ($($name:ident),*) => {$(
+        impl ToWire for mediasoup::prelude::$name {
+            type Wire = podium_protocol::$name;
+            fn to_wire(self) -> Self::Wire {
+                podium_protocol::$name::from_uuid(self.into())
+            }
+        }
+
+        impl ToMedia for podium_protocol::$name {
+            type Media = mediasoup::prelude::$name;
+            fn to_media(self) -> Self::Media {
+                // mediasoup builds its ids only from text (or new ones).
+                self.to_string().parse().expect("a UUID is a mediasoup id")
+            }
+        }
+    )*};
+}
+
+media_ids!(ProducerId, ConsumerId, TransportId);
 
 /// A room's name: 1 to 64 of `a-z A-Z 0-9 - _ .`, as it appears in URLs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -63,9 +97,10 @@ mod tests {
     }
 
     #[test]
-    fn peer_ids_round_trip() {
-        let id = PeerId::new();
-        assert_eq!(id.to_string().parse::<PeerId>().unwrap(), id);
-        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+    fn media_ids_convert_both_ways() {
+        let wire = podium_protocol::ProducerId::new();
+        let media: mediasoup::prelude::ProducerId = wire.to_media();
+        assert_eq!(media.to_string(), wire.to_string());
+        assert_eq!(media.to_wire(), wire);
     }
 }

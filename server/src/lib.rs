@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod restream;
 pub mod room;
 pub mod signaling;
+pub mod state;
 pub mod telemetry;
 pub mod turn;
 pub mod workers;

@@ -109,7 +109,7 @@ fn check(config: &Config) -> ExitCode {
     let turn = &config.turn;
     match turn.urls.is_empty() {
         true => {
-            println!("  TURN          none (students behind UDP-blocking firewalls cannot join)")
+            println!("  TURN          none (students behind UDP-blocking firewalls cannot join)");
         }
         false => println!(
             "  TURN          {}{}",

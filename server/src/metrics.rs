@@ -1,7 +1,7 @@
 //! /metrics in the Prometheus text format: workers, rooms, peers, producers,
 //! consumers, worker CPU, connections. Counted when scraped, not on hot paths.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use std::fmt::Write;
 
 pub fn render(app: &AppState) -> String {

@@ -16,32 +16,43 @@
 use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ids::{PeerId, RoomId};
+use crate::ids::{PeerId, RoomId, ToMedia};
 use crate::room::{Room, RoomHold, Rooms};
-use crate::signaling::protocol::{Notification, Source};
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
 use podium_egress::{
-    DestinationId, DestinationSpec, EgressConfig, EgressError, EgressEvent, EgressId,
-    EgressManager, EgressSpec, EgressStatus, NetworkPolicy, RetryPolicy, VideoMode,
+    DestinationId, DestinationSpec, DestinationSpecExt, EgressConfig, EgressError, EgressEvent,
+    EgressId, EgressManager, EgressSpec, EgressStatus, NetworkPolicy, RetryPolicy, VideoMode,
 };
-use serde::Deserialize;
+use podium_protocol::signaling::Notification;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a restream waiting for its teacher looks for their new producers.
 const TEACHER_POLL: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// What to restream where, with mediasoup's ids (the wire form is
+/// [`podium_protocol::admin::StartRestream`]).
+#[derive(Debug)]
 pub struct StartRestream {
     /// Default: the teacher's camera, else their screen.
     pub video_producer_id: Option<ProducerId>,
     /// Default: the teacher's microphone (none: silence).
     pub audio_producer_id: Option<ProducerId>,
     pub destinations: Vec<DestinationSpec>,
-    #[serde(default)]
     pub video_mode: VideoMode,
+}
+
+impl From<podium_protocol::admin::StartRestream> for StartRestream {
+    fn from(wire: podium_protocol::admin::StartRestream) -> Self {
+        Self {
+            video_producer_id: wire.video_producer_id.map(ToMedia::to_media),
+            audio_producer_id: wire.audio_producer_id.map(ToMedia::to_media),
+            destinations: wire.destinations,
+            video_mode: wire.video_mode,
+        }
+    }
 }
 
 /// Who asks for a restream: what they may ask for differs.
@@ -150,15 +161,10 @@ impl Restreams {
         let (video, audio) = match request.video_producer_id {
             Some(video) => (video, request.audio_producer_id),
             None => {
-                let video = room
-                    .teacher_producer(&[Source::Camera, Source::Screen])
+                let (video, audio) = room.restream_defaults();
+                let video = video
                     .ok_or_else(|| Error::Conflict("the teacher is not sending video".into()))?;
-                (
-                    video,
-                    request
-                        .audio_producer_id
-                        .or_else(|| room.teacher_producer(&[Source::Mic])),
-                )
+                (video, request.audio_producer_id.or(audio))
             }
         };
         check_producers(room, &[Some(video), audio], requester)?;
@@ -244,7 +250,12 @@ impl Restreams {
             return Err(self.too_many_destinations());
         }
         if requester == Requester::Teacher {
-            if !self.teacher_custom_urls && request.destinations.iter().any(|d| d.is_custom()) {
+            if !self.teacher_custom_urls
+                && request
+                    .destinations
+                    .iter()
+                    .any(DestinationSpecExt::is_custom)
+            {
                 return Err(Error::Forbidden(
                     "custom RTMP URLs are for admins on this server: use YouTube, Twitch or IVS"
                         .into(),
@@ -356,8 +367,9 @@ async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Roo
     let room = Arc::clone(hold.room());
     let mut events = egress.events();
     let notify = |status: &EgressStatus| {
-        let egress = serde_json::to_value(status).expect("status serializes");
-        room.notify_staff(&Notification::EgressStatus { egress });
+        room.notify_staff(Notification::EgressStatus {
+            egress: status.clone(),
+        });
     };
     notify(&egress.status());
     loop {
@@ -390,10 +402,9 @@ async fn wait_for_teacher(egress: &podium_egress::Egress, room: &Room) {
         if egress.status().state.is_final() {
             return;
         }
-        let Some(video) = room.teacher_producer(&[Source::Camera, Source::Screen]) else {
+        let (Some(video), audio) = room.restream_defaults() else {
             continue;
         };
-        let audio = room.teacher_producer(&[Source::Mic]);
         // The room stayed open (held), so the teacher's new producers are on
         // the restream's router, or can be piped there.
         if let Err(error) = room.home_router_with(&[Some(video), audio]).await {
@@ -406,7 +417,7 @@ async fn wait_for_teacher(egress: &podium_egress::Egress, room: &Room) {
                 return;
             }
             Err(error) => {
-                tracing::debug!(room = %room.id(), %error, "teacher's producers not usable yet")
+                tracing::debug!(room = %room.id(), %error, "teacher's producers not usable yet");
             }
         }
     }

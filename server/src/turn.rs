@@ -6,10 +6,10 @@
 
 use crate::config::TurnConfig;
 use crate::ids::PeerId;
-use crate::signaling::protocol::{IceServer, IceTransportPolicy};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
+use podium_protocol::signaling::{IceServer, IceTransportPolicy};
 use sha1::Sha1;
 
 /// The username and credential valid until `expires` (Unix seconds) for `user`.

@@ -364,7 +364,7 @@ unsafe extern "C" {
     fn libc_gettid() -> i32;
 }
 
-/// utime + stime of a thread of this process, from /proc/self/task/<tid>/stat.
+/// utime + stime of a thread of this process, from `/proc/self/task/<tid>/stat`.
 pub fn thread_cpu_seconds(tid: i32) -> Option<f64> {
     if tid <= 0 {
         return None;

@@ -7,9 +7,7 @@
 //! podium.toml validates, the nginx site passes `nginx -t`, the systemd unit
 //! runs Podium unprivileged, and the coturn config is locked down.
 
-#[path = "common/cert.rs"]
-mod cert;
-
+use podium_testkit::cert;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -284,8 +282,7 @@ fn the_deploy_nginx_site_is_valid() {
     let dir = std::env::temp_dir().join(format!("podium-nginx-site-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = cert::self_signed("class.example.org");
-    std::fs::write(dir.join("cert.pem"), cert.to_pem().unwrap()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    cert::write_pem(&cert, &key, &dir);
     let site = site
         .replace(
             "/etc/letsencrypt/live/class.example.org/fullchain.pem",

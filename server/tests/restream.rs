@@ -10,42 +10,16 @@ mod common;
 
 use common::app::*;
 use podium_server::auth::Role;
+use podium_testkit::logs::LogCapture;
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const KEY: &str = "sk-podium-test-0000-SECRET";
 
-/// Every log line of this test binary, at trace level.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installed once for the whole binary (both tests log into it).
-fn capture_logs() -> Captured {
-    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    CAPTURED
-        .get_or_init(|| {
-            let captured = Captured::default();
-            let writer = captured.clone();
-            tracing_subscriber::fmt()
-                .with_env_filter("trace")
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .init();
-            captured
-        })
-        .clone()
+/// Every log line of this test binary, at trace level: installed once for
+/// the whole binary (all its tests log into it).
+fn capture_logs() -> &'static LogCapture {
+    podium_testkit::logs::capture("trace", false)
 }
 
 /// A destination that refuses connections: the restream starts and retries.
@@ -175,7 +149,7 @@ async fn restreams_are_guarded_validated_reported_and_never_log_keys() {
     assert_eq!(app.metric("podium_restreams").await, 0.0);
     app.stop().await;
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.lines().count() > 100, "the capture saw the run");
     assert!(!logs.contains(KEY), "a stream key reached the logs");
     assert!(

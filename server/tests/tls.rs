@@ -5,14 +5,13 @@ mod common;
 use common::app::{TestApp, config};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use podium_server::auth::Role;
+use podium_testkit::cert;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
 fn write_certificate(dir: &std::path::Path) -> (String, String) {
-    let (cert, key) = common::cert::self_signed("localhost");
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.to_pem().unwrap()).unwrap();
-    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let (cert, key) = cert::self_signed("localhost");
+    let (cert_path, key_path) = cert::write_pem(&cert, &key, dir);
     (
         cert_path.display().to_string(),
         key_path.display().to_string(),

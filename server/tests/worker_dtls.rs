@@ -7,14 +7,13 @@
 //! mediasoup worker offline"); this test is the one that catches it without a
 //! browser.
 
-mod common;
-
-use common::rtp::*;
 use hmac::{Hmac, Mac};
 use mediasoup::prelude::*;
 use mediasoup::types::data_structures::{DtlsFingerprint, DtlsRole, DtlsState};
 use openssl::hash::MessageDigest;
 use openssl::ssl::{Ssl, SslContext, SslMethod, SslVerifyMode};
+use podium_testkit::cert;
+use podium_testkit::rtp::*;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -151,7 +150,7 @@ async fn browser_style_ice_dtls_and_srtp_against_the_worker() {
     assert_eq!(&buf[8..20], b"podium-test1");
 
     // DTLS: the worker is the server, we the client, each checking the other's fingerprint.
-    let (cert, key) = common::cert::self_signed("podium-test");
+    let (cert, key) = cert::self_signed("podium-test");
     transport
         .connect(WebRtcTransportRemoteParameters {
             dtls_parameters: DtlsParameters {

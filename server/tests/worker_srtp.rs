@@ -3,13 +3,11 @@
 //! against an independent implementation (the `webrtc-srtp` crate), for every
 //! crypto suite mediasoup offers.
 
-mod common;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::rtp::*;
 use mediasoup::prelude::*;
 use mediasoup::types::srtp_parameters::SrtpParameters;
+use podium_testkit::rtp::*;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

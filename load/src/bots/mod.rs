@@ -9,7 +9,8 @@ use crate::engine::{Shard, new_rtc};
 use crate::signaling::Signal;
 use anyhow::Context;
 use params::RemoteTransport;
-use serde_json::json;
+use podium_protocol::admin::IssuedToken;
+use podium_protocol::{Empty, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ impl Ctx {
     /// A join token from the dev-mode endpoint.
     pub async fn token(&self, name: &str, role: &str) -> anyhow::Result<String> {
         let url = format!("{}/api/dev/token", self.http);
-        let response: serde_json::Value = self
+        let issued: IssuedToken = self
             .client
             .get(&url)
             .query(&[("room", self.room.as_str()), ("name", name), ("role", role)])
@@ -47,12 +48,9 @@ impl Ctx {
             .error_for_status()
             .context("/api/dev/token (is the server in dev mode?)")?
             .json()
-            .await?;
-        response
-            .get("token")
-            .and_then(|t| t.as_str())
-            .map(str::to_owned)
-            .context("/api/dev/token answered without a token")
+            .await
+            .context("/api/dev/token answered without a token")?;
+        Ok(issued.token)
     }
 
     /// The signaling endpoint; the token goes in a header ([`Signal::connect`]).
@@ -99,13 +97,10 @@ impl Ctx {
             fingerprint
         };
         signal
-            .request(
-                "connectTransport",
-                json!({
-                    "transportId": transport.id,
-                    "dtlsParameters": params::dtls_parameters(&local_fingerprint),
-                }),
-            )
+            .request::<Empty>(Request::ConnectTransport {
+                transport_id: transport.id,
+                dtls_parameters: params::dtls_parameters(&local_fingerprint)?,
+            })
             .await?;
         Ok(rtc)
     }

@@ -1,35 +1,55 @@
-//! The JSON a bot exchanges with Podium about media: its RTP capabilities,
+//! What a bot tells Podium about media and reads back: its RTP capabilities,
 //! the transport the server created, DTLS parameters, what `consume` answers
-//! and what the teacher `produce`s. Pure functions of JSON; tested.
+//! and what the teacher `produce`s. Pure functions of the protocol's types
+//! (`podium-protocol`, mediasoup's data types); tested.
 
 use crate::engine::{Kind, PT_OPUS, PT_VP8, StreamSpec, TeacherMedia};
-use anyhow::{Context, anyhow, bail};
-use serde_json::{Value, json};
-use std::net::SocketAddr;
+use anyhow::{Context, bail};
+use mediasoup_types::data_structures::{DtlsFingerprint, DtlsParameters, DtlsRole, Protocol};
+use mediasoup_types::rtp_parameters::{
+    MediaKind, MimeTypeAudio, MimeTypeVideo, RtcpFeedback, RtcpParameters, RtpCapabilities,
+    RtpCodecCapability, RtpCodecParameters, RtpCodecParametersParameters, RtpEncodingParameters,
+    RtpParameters,
+};
+use podium_protocol::{ConsumerId, ConsumerType, Request, Source, TransportCreated, TransportId};
+use std::net::{IpAddr, SocketAddr};
+use std::num::{NonZeroU8, NonZeroU32};
 use str0m::config::Fingerprint;
+
+const OPUS_CLOCK_RATE: NonZeroU32 = NonZeroU32::new(48_000).unwrap();
+const VP8_CLOCK_RATE: NonZeroU32 = NonZeroU32::new(90_000).unwrap();
+const STEREO: NonZeroU8 = NonZeroU8::new(2).unwrap();
+const CNAME: &str = "podium-load-teacher";
 
 /// What the bots can receive: Opus and VP8, without RTX, NACK, transport-cc
 /// or header extensions, so every gap in sequence numbers is a loss.
-pub fn rtp_capabilities() -> Value {
-    json!({
-        "codecs": [
-            {
-                "kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": PT_OPUS,
-                "clockRate": 48000, "channels": 2, "parameters": {}, "rtcpFeedback": []
+pub fn rtp_capabilities() -> RtpCapabilities {
+    RtpCapabilities {
+        codecs: vec![
+            RtpCodecCapability::Audio {
+                mime_type: MimeTypeAudio::Opus,
+                preferred_payload_type: Some(PT_OPUS),
+                clock_rate: OPUS_CLOCK_RATE,
+                channels: STEREO,
+                parameters: RtpCodecParametersParameters::default(),
+                rtcp_feedback: vec![],
             },
-            {
-                "kind": "video", "mimeType": "video/VP8", "preferredPayloadType": PT_VP8,
-                "clockRate": 90000, "parameters": {}, "rtcpFeedback": []
-            }
+            RtpCodecCapability::Video {
+                mime_type: MimeTypeVideo::Vp8,
+                preferred_payload_type: Some(PT_VP8),
+                clock_rate: VP8_CLOCK_RATE,
+                parameters: RtpCodecParametersParameters::default(),
+                rtcp_feedback: vec![],
+            },
         ],
-        "headerExtensions": []
-    })
+        header_extensions: vec![],
+    }
 }
 
 /// A WebRtcTransport as `createTransport` describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteTransport {
-    pub id: String,
+    pub id: TransportId,
     pub ufrag: String,
     pub password: String,
     /// Its UDP host candidate.
@@ -37,121 +57,102 @@ pub struct RemoteTransport {
     pub fingerprint: Fingerprint,
 }
 
-pub fn parse_transport(data: &Value) -> anyhow::Result<RemoteTransport> {
-    let text = |v: &Value, key: &str| -> anyhow::Result<String> {
-        v.get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("createTransport: no {key}"))
-    };
-    let ice = data
-        .get("iceParameters")
-        .context("createTransport: no iceParameters")?;
-    let candidate = data
-        .get("iceCandidates")
-        .and_then(Value::as_array)
-        .and_then(|all| {
-            all.iter()
-                .find(|c| c.get("protocol").and_then(Value::as_str) == Some("udp"))
-        })
+pub fn parse_transport(created: &TransportCreated) -> anyhow::Result<RemoteTransport> {
+    let candidate = created
+        .ice_candidates
+        .iter()
+        .find(|c| c.protocol == Protocol::Udp)
         .context("createTransport: no UDP candidate")?;
-    let address = text(candidate, "address")?;
-    let port = candidate
-        .get("port")
-        .and_then(Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok())
-        .context("createTransport: candidate without a port")?;
-    let udp: SocketAddr = format!("{address}:{port}")
+    let (address, port) = (&candidate.address, candidate.port);
+    let ip: IpAddr = address
         .parse()
         .with_context(|| format!("createTransport: candidate address {address}:{port}"))?;
-    let fingerprint = data
-        .pointer("/dtlsParameters/fingerprints")
-        .and_then(Value::as_array)
-        .and_then(|all| {
-            all.iter()
-                .find(|f| f.get("algorithm").and_then(Value::as_str) == Some("sha-256"))
+    let fingerprint = created
+        .dtls_parameters
+        .fingerprints
+        .iter()
+        .find_map(|f| match f {
+            DtlsFingerprint::Sha256 { value } => Some(value),
+            _ => None,
         })
         .context("createTransport: no sha-256 fingerprint")?;
     Ok(RemoteTransport {
-        id: text(data, "id")?,
-        ufrag: text(ice, "usernameFragment")?,
-        password: text(ice, "password")?,
-        udp,
-        fingerprint: parse_fingerprint("sha-256", &text(fingerprint, "value")?)?,
-    })
-}
-
-pub fn parse_fingerprint(algorithm: &str, value: &str) -> anyhow::Result<Fingerprint> {
-    let bytes = value
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .with_context(|| format!("fingerprint {value:?}"))?;
-    if bytes.is_empty() {
-        bail!("empty fingerprint");
-    }
-    Ok(Fingerprint {
-        hash_func: algorithm.to_owned(),
-        bytes,
+        id: created.id,
+        ufrag: created.ice_parameters.username_fragment.clone(),
+        password: created.ice_parameters.password.clone(),
+        udp: SocketAddr::new(ip, port),
+        fingerprint: Fingerprint {
+            hash_func: "sha-256".to_owned(),
+            bytes: fingerprint.to_vec(),
+        },
     })
 }
 
 /// `connectTransport`'s dtlsParameters for a bot that is the DTLS client.
-pub fn dtls_parameters(local: &Fingerprint) -> Value {
-    let value = local
-        .bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
-    json!({
-        "role": "client",
-        "fingerprints": [{ "algorithm": local.hash_func, "value": value }]
+pub fn dtls_parameters(local: &Fingerprint) -> anyhow::Result<DtlsParameters> {
+    fn value<const N: usize>(local: &Fingerprint) -> anyhow::Result<[u8; N]> {
+        local.bytes.as_slice().try_into().with_context(|| {
+            format!(
+                "a {} fingerprint of {} bytes",
+                local.hash_func,
+                local.bytes.len()
+            )
+        })
+    }
+    let fingerprint = match local.hash_func.as_str() {
+        "sha-1" => DtlsFingerprint::Sha1 {
+            value: value(local)?,
+        },
+        "sha-224" => DtlsFingerprint::Sha224 {
+            value: value(local)?,
+        },
+        "sha-256" => DtlsFingerprint::Sha256 {
+            value: value(local)?,
+        },
+        "sha-384" => DtlsFingerprint::Sha384 {
+            value: value(local)?,
+        },
+        "sha-512" => DtlsFingerprint::Sha512 {
+            value: value(local)?,
+        },
+        other => bail!("fingerprint algorithm {other:?}"),
+    };
+    Ok(DtlsParameters {
+        role: DtlsRole::Client,
+        fingerprints: vec![fingerprint],
     })
 }
 
-/// A consumer as `consume` answers it.
+/// A consumer as `consume` answers it, as the bot's shard needs it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Consumed {
-    pub id: String,
+pub struct Consumer {
+    pub id: ConsumerId,
     pub kind: Kind,
     pub simulcast: bool,
     pub stream: StreamSpec,
 }
 
-pub fn parse_consumed(data: &Value) -> anyhow::Result<Consumed> {
-    let id = data
-        .get("consumerId")
-        .and_then(Value::as_str)
-        .context("consume: no consumerId")?
-        .to_owned();
-    let kind = match data.get("kind").and_then(Value::as_str) {
-        Some("audio") => Kind::Audio,
-        Some("video") => Kind::Video,
-        other => bail!("consume: kind {other:?}"),
+pub fn parse_consumed(consumed: &podium_protocol::Consumed) -> anyhow::Result<Consumer> {
+    let kind = match consumed.kind {
+        MediaKind::Audio => Kind::Audio,
+        MediaKind::Video => Kind::Video,
     };
-    let rtp = data
-        .get("rtpParameters")
-        .context("consume: no rtpParameters")?;
-    let mid = rtp
-        .get("mid")
-        .and_then(Value::as_str)
-        .context("consume: no mid")?
-        .to_owned();
+    let rtp = &consumed.rtp_parameters;
+    let mid = rtp.mid.clone().context("consume: no mid")?;
     let ssrc = rtp
-        .pointer("/encodings/0/ssrc")
-        .and_then(Value::as_u64)
-        .and_then(|s| u32::try_from(s).ok())
+        .encodings
+        .first()
+        .and_then(|e| e.ssrc)
         .context("consume: no ssrc")?;
     let clock_rate = rtp
-        .pointer("/codecs/0/clockRate")
-        .and_then(Value::as_u64)
-        .and_then(|c| u32::try_from(c).ok())
+        .codecs
+        .first()
+        .map(|c| c.clock_rate().get())
         .context("consume: no clockRate")?;
-    Ok(Consumed {
-        id,
+    Ok(Consumer {
+        id: consumed.consumer_id,
         kind,
-        simulcast: data.get("type").and_then(Value::as_str) == Some("simulcast"),
+        simulcast: consumed.consumer_type == ConsumerType::Simulcast,
         stream: StreamSpec {
             mid,
             ssrc,
@@ -161,133 +162,271 @@ pub fn parse_consumed(data: &Value) -> anyhow::Result<Consumed> {
     })
 }
 
-/// The producer ids of a `join` response or a `newProducer` notification.
-pub fn producer_ids(list: &Value) -> Vec<String> {
-    list.as_array()
-        .map(|all| {
-            all.iter()
-                .filter_map(|p| p.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn rtcp() -> RtcpParameters {
+    RtcpParameters {
+        cname: Some(CNAME.to_owned()),
+        reduced_size: true,
+    }
 }
 
-/// `produce` data for the teacher's microphone.
-pub fn produce_audio(transport_id: &str, media: &TeacherMedia) -> Value {
-    json!({
-        "transportId": transport_id,
-        "kind": "audio",
-        "source": "mic",
-        "rtpParameters": {
-            "codecs": [{
-                "mimeType": "audio/opus", "payloadType": PT_OPUS, "clockRate": 48000,
-                "channels": 2, "parameters": { "useinbandfec": 1 }, "rtcpFeedback": []
+/// `produce` for the teacher's microphone.
+pub fn produce_audio(transport_id: TransportId, media: &TeacherMedia) -> Request {
+    Request::Produce {
+        transport_id,
+        kind: MediaKind::Audio,
+        source: Source::Mic,
+        rtp_parameters: RtpParameters {
+            mid: None,
+            codecs: vec![RtpCodecParameters::Audio {
+                mime_type: MimeTypeAudio::Opus,
+                payload_type: PT_OPUS,
+                clock_rate: OPUS_CLOCK_RATE,
+                channels: STEREO,
+                parameters: RtpCodecParametersParameters::from([("useinbandfec", 1_u32.into())]),
+                rtcp_feedback: vec![],
             }],
-            "headerExtensions": [],
-            "encodings": [{ "ssrc": media.audio_ssrc }],
-            "rtcp": { "cname": "podium-load-teacher", "reducedSize": true }
-        }
-    })
+            header_extensions: vec![],
+            encodings: vec![RtpEncodingParameters {
+                ssrc: Some(media.audio_ssrc),
+                ..RtpEncodingParameters::default()
+            }],
+            rtcp: rtcp(),
+            msid: None,
+        },
+    }
 }
 
-/// `produce` data for the teacher's camera: one encoding per simulcast layer,
+/// `produce` for the teacher's camera: one encoding per simulcast layer,
 /// lowest first, told apart by SSRC.
-pub fn produce_video(transport_id: &str, media: &TeacherMedia, max_kbps: &[u32]) -> Value {
-    let encodings: Vec<Value> = media
+pub fn produce_video(transport_id: TransportId, media: &TeacherMedia, max_kbps: &[u32]) -> Request {
+    let encodings = media
         .video_ssrcs
         .iter()
         .zip(max_kbps)
-        .map(|(ssrc, kbps)| json!({ "ssrc": ssrc, "maxBitrate": kbps * 1000 * 3 / 2 }))
+        .map(|(ssrc, kbps)| RtpEncodingParameters {
+            ssrc: Some(*ssrc),
+            max_bitrate: Some(u64::from(kbps * 1000 * 3 / 2)),
+            ..RtpEncodingParameters::default()
+        })
         .collect();
-    json!({
-        "transportId": transport_id,
-        "kind": "video",
-        "source": "camera",
-        "rtpParameters": {
-            "codecs": [{
-                "mimeType": "video/VP8", "payloadType": PT_VP8, "clockRate": 90000,
-                "parameters": {},
-                "rtcpFeedback": [ { "type": "nack", "parameter": "pli" }, { "type": "ccm", "parameter": "fir" } ]
+    Request::Produce {
+        transport_id,
+        kind: MediaKind::Video,
+        source: Source::Camera,
+        rtp_parameters: RtpParameters {
+            mid: None,
+            codecs: vec![RtpCodecParameters::Video {
+                mime_type: MimeTypeVideo::Vp8,
+                payload_type: PT_VP8,
+                clock_rate: VP8_CLOCK_RATE,
+                parameters: RtpCodecParametersParameters::default(),
+                rtcp_feedback: vec![RtcpFeedback::NackPli, RtcpFeedback::CcmFir],
             }],
-            "headerExtensions": [],
-            "encodings": encodings,
-            "rtcp": { "cname": "podium-load-teacher", "reducedSize": true }
-        }
-    })
+            header_extensions: vec![],
+            encodings,
+            rtcp: rtcp(),
+            msid: None,
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signaling::encode;
+    use serde_json::{Value, json};
 
+    const TRANSPORT_ID: &str = "5f0c1e2a-8d4b-4c6e-9a1f-2b3c4d5e6f70";
+    const SHA256: &str = "AB:CD:EF:00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C";
+
+    /// A `createTransport` answer as the server sends it.
     fn transport() -> Value {
         json!({
-            "id": "5f0c1e2a-8d4b-4c6e-9a1f-2b3c4d5e6f70",
+            "id": TRANSPORT_ID,
             "iceParameters": { "usernameFragment": "uf", "password": "pw", "iceLite": true },
             "iceCandidates": [
                 { "foundation": "tcp", "priority": 1, "address": "127.0.0.1", "protocol": "tcp", "port": 40001, "type": "host", "tcpType": "passive" },
                 { "foundation": "udp", "priority": 2, "address": "127.0.0.1", "protocol": "udp", "port": 40000, "type": "host" }
             ],
             "dtlsParameters": { "role": "auto", "fingerprints": [
-                { "algorithm": "sha-1", "value": "00:11" },
-                { "algorithm": "sha-256", "value": "AB:CD:EF" }
-            ] }
+                { "algorithm": "sha-1", "value": "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33" },
+                { "algorithm": "sha-256", "value": SHA256 }
+            ] },
+            "iceServers": [],
+            "iceTransportPolicy": "all"
         })
+    }
+
+    fn read(value: Value) -> anyhow::Result<RemoteTransport> {
+        parse_transport(&serde_json::from_value(value)?)
+    }
+
+    /// The `data` of a request as it goes on the wire, after checking that
+    /// the server's parser takes it.
+    fn wire(request: &Request) -> Value {
+        let text = encode(1, request);
+        podium_protocol::signaling::parse(&text).expect("the server reads it");
+        serde_json::from_str::<Value>(&text).unwrap()["data"].take()
     }
 
     #[test]
     fn reads_a_transport() {
-        let t = parse_transport(&transport()).unwrap();
+        let t = read(transport()).unwrap();
+        assert_eq!(t.id.to_string(), TRANSPORT_ID);
         assert_eq!(t.udp, "127.0.0.1:40000".parse().unwrap());
         assert_eq!((t.ufrag.as_str(), t.password.as_str()), ("uf", "pw"));
         assert_eq!(t.fingerprint.hash_func, "sha-256");
-        assert_eq!(t.fingerprint.bytes, vec![0xab, 0xcd, 0xef]);
+        assert_eq!(t.fingerprint.bytes[..4], [0xab, 0xcd, 0xef, 0x00]);
+        assert_eq!(t.fingerprint.bytes.len(), 32);
         let mut broken = transport();
         broken["iceCandidates"] = json!([]);
-        assert!(parse_transport(&broken).is_err());
+        assert!(read(broken).is_err());
+        let mut no_sha256 = transport();
+        no_sha256["dtlsParameters"]["fingerprints"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+        assert!(read(no_sha256).is_err());
+        let mut bad_fingerprint = transport();
+        bad_fingerprint["dtlsParameters"]["fingerprints"][1]["value"] = json!("zz");
+        assert!(read(bad_fingerprint).is_err());
     }
 
     #[test]
     fn dtls_parameters_round_trip() {
-        let fp = parse_fingerprint("sha-256", "01:A0:FF").unwrap();
-        let v = dtls_parameters(&fp);
-        assert_eq!(v["role"], "client");
-        assert_eq!(v["fingerprints"][0]["value"], "01:A0:FF");
-        assert_eq!(v["fingerprints"][0]["algorithm"], "sha-256");
-        assert!(parse_fingerprint("sha-256", "zz").is_err());
+        let t = read(transport()).unwrap();
+        let dtls = dtls_parameters(&t.fingerprint).unwrap();
+        let v = wire(&Request::ConnectTransport {
+            transport_id: t.id,
+            dtls_parameters: dtls,
+        });
+        assert_eq!(
+            v,
+            json!({
+                "transportId": TRANSPORT_ID,
+                "dtlsParameters": {
+                    "role": "client",
+                    "fingerprints": [{ "algorithm": "sha-256", "value": SHA256 }]
+                }
+            })
+        );
+        let short = Fingerprint {
+            hash_func: "sha-256".into(),
+            bytes: vec![0x01, 0xa0, 0xff],
+        };
+        assert!(dtls_parameters(&short).is_err());
+        let unknown = Fingerprint {
+            hash_func: "md5".into(),
+            bytes: vec![0; 16],
+        };
+        assert!(dtls_parameters(&unknown).is_err());
     }
 
     #[test]
     fn reads_a_consumer() {
         let data = json!({
-            "consumerId": "c1", "producerId": "p1", "peerId": "x", "kind": "video", "source": "camera",
-            "type": "simulcast", "producerPaused": false,
-            "rtpParameters": { "mid": "1", "codecs": [{ "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 }],
-                               "encodings": [{ "ssrc": 123456 }] }
+            "consumerId": "0e9f3a54-0b8e-4f7a-a0a5-6d1c2b3a4f5e",
+            "producerId": "9d2c7b0e-52a1-4e6b-8c3d-1f0a2b3c4d5e",
+            "peerId": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+            "kind": "video", "source": "camera", "type": "simulcast", "producerPaused": false,
+            "rtpParameters": {
+                "mid": "1",
+                "codecs": [{ "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 }],
+                "headerExtensions": [],
+                "encodings": [{ "ssrc": 123456 }],
+                "rtcp": { "reducedSize": true }
+            }
         });
-        let c = parse_consumed(&data).unwrap();
-        assert_eq!(c.id, "c1");
+        let c = parse_consumed(&serde_json::from_value(data.clone()).unwrap()).unwrap();
+        assert_eq!(c.id.to_string(), "0e9f3a54-0b8e-4f7a-a0a5-6d1c2b3a4f5e");
         assert!(c.simulcast);
         assert_eq!(c.stream.mid, "1");
         assert_eq!(c.stream.ssrc, 123_456);
         assert_eq!(c.stream.clock_rate, 90_000);
         assert_eq!(c.kind, Kind::Video);
+        let mut no_ssrc = data;
+        no_ssrc["rtpParameters"]["encodings"] = json!([]);
+        assert!(parse_consumed(&serde_json::from_value(no_ssrc).unwrap()).is_err());
+    }
+
+    /// The typed requests say exactly what the JSON the bots used to write said.
+    #[test]
+    fn requests_are_the_bots_json() {
+        assert_eq!(
+            wire(&Request::SetRtpCapabilities {
+                rtp_capabilities: rtp_capabilities()
+            }),
+            json!({ "rtpCapabilities": {
+                "codecs": [
+                    {
+                        "kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": PT_OPUS,
+                        "clockRate": 48000, "channels": 2, "parameters": {}, "rtcpFeedback": []
+                    },
+                    {
+                        "kind": "video", "mimeType": "video/VP8", "preferredPayloadType": PT_VP8,
+                        "clockRate": 90000, "parameters": {}, "rtcpFeedback": []
+                    }
+                ],
+                "headerExtensions": []
+            } })
+        );
+        let t: TransportId = TRANSPORT_ID.parse().unwrap();
+        let media = TeacherMedia::new(3);
+        assert_eq!(
+            wire(&produce_audio(t, &media)),
+            json!({
+                "transportId": TRANSPORT_ID,
+                "kind": "audio",
+                "source": "mic",
+                "rtpParameters": {
+                    "codecs": [{
+                        "mimeType": "audio/opus", "payloadType": PT_OPUS, "clockRate": 48000,
+                        "channels": 2, "parameters": { "useinbandfec": 1 }, "rtcpFeedback": []
+                    }],
+                    "headerExtensions": [],
+                    "encodings": [{ "ssrc": media.audio_ssrc }],
+                    "rtcp": { "cname": "podium-load-teacher", "reducedSize": true }
+                }
+            })
+        );
+        let video = wire(&produce_video(t, &media, &[150, 500, 1200]));
+        assert_eq!(
+            video,
+            json!({
+                "transportId": TRANSPORT_ID,
+                "kind": "video",
+                "source": "camera",
+                "rtpParameters": {
+                    "codecs": [{
+                        "mimeType": "video/VP8", "payloadType": PT_VP8, "clockRate": 90000,
+                        "parameters": {},
+                        "rtcpFeedback": [ { "type": "nack", "parameter": "pli" }, { "type": "ccm", "parameter": "fir" } ]
+                    }],
+                    "headerExtensions": [],
+                    "encodings": [
+                        { "ssrc": media.video_ssrcs[0], "maxBitrate": 225_000 },
+                        { "ssrc": media.video_ssrcs[1], "maxBitrate": 750_000 },
+                        { "ssrc": media.video_ssrcs[2], "maxBitrate": 1_800_000 }
+                    ],
+                    "rtcp": { "cname": "podium-load-teacher", "reducedSize": true }
+                }
+            })
+        );
     }
 
     #[test]
     fn produce_requests_carry_every_layer() {
         let media = TeacherMedia::new(3);
-        let v = produce_video("t", &media, &[150, 500, 1200]);
-        let encodings = v["rtpParameters"]["encodings"].as_array().unwrap();
-        assert_eq!(encodings.len(), 3);
-        assert_eq!(encodings[0]["ssrc"], media.video_ssrcs[0]);
-        assert_eq!(
-            produce_audio("t", &media)["rtpParameters"]["encodings"][0]["ssrc"],
-            media.audio_ssrc
-        );
-        assert_eq!(
-            producer_ids(&json!([{ "id": "a" }, { "id": "b" }])),
-            vec!["a", "b"]
-        );
+        let t = TransportId::new();
+        let Request::Produce { rtp_parameters, .. } = produce_video(t, &media, &[150, 500, 1200])
+        else {
+            panic!("not a produce");
+        };
+        assert_eq!(rtp_parameters.encodings.len(), 3);
+        assert_eq!(rtp_parameters.encodings[0].ssrc, Some(media.video_ssrcs[0]));
+        let Request::Produce { rtp_parameters, .. } = produce_audio(t, &media) else {
+            panic!("not a produce");
+        };
+        assert_eq!(rtp_parameters.encodings[0].ssrc, Some(media.audio_ssrc));
     }
 }

@@ -3,10 +3,10 @@
 //! to leave or closed by the server.
 
 use super::SharedCtx;
-use super::params::{self, Consumed};
+use super::params::{self, Consumer};
 use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
-use crate::signaling::{Signal, SignalError};
-use serde_json::json;
+use crate::signaling::{Signal, SignalError, wire_name};
+use podium_protocol::{Direction, Empty, Joined, Notification, ProducerId, Request};
 use std::sync::Arc;
 use std::time::Instant;
 use str0m::Rtc;
@@ -119,17 +119,18 @@ async fn join(
     let shard = ctx.shard(bot);
     let mut signal = Signal::connect(&ctx.ws_url(), token).await?;
     phases.done(0);
-    let joined = signal.request("join", json!({})).await?;
+    let joined: Joined = signal.request(Request::Join {}).await?;
     signal
-        .request(
-            "setRtpCapabilities",
-            json!({ "rtpCapabilities": params::rtp_capabilities() }),
-        )
+        .request::<Empty>(Request::SetRtpCapabilities {
+            rtp_capabilities: params::rtp_capabilities(),
+        })
         .await?;
     phases.done(1);
     let transport = params::parse_transport(
         &signal
-            .request("createTransport", json!({ "direction": "recv" }))
+            .request(Request::CreateTransport {
+                direction: Direction::Recv,
+            })
             .await?,
     )?;
 
@@ -140,8 +141,8 @@ async fn join(
     phases.done(3);
 
     let mut consumers = Vec::new();
-    for producer in params::producer_ids(&joined["producers"]) {
-        consumers.push(consume(ctx, &mut signal, &producer).await?);
+    for producer in &joined.producers {
+        consumers.push(consume(ctx, &mut signal, producer.id).await?);
     }
     phases.done(4);
     // Media starts flowing as soon as the shard runs ICE and DTLS.
@@ -153,7 +154,9 @@ async fn join(
     );
     for consumer in &consumers {
         signal
-            .request("resumeConsumer", json!({ "consumerId": consumer.id }))
+            .request::<Empty>(Request::ResumeConsumer {
+                consumer_id: consumer.id,
+            })
             .await?;
     }
     phases.done(5);
@@ -161,21 +164,23 @@ async fn join(
 }
 
 /// `consume`, then pins the video layer (before the consumer is resumed).
-async fn consume(ctx: &SharedCtx, signal: &mut Signal, producer: &str) -> anyhow::Result<Consumed> {
-    let consumed = params::parse_consumed(
-        &signal
-            .request("consume", json!({ "producerId": producer }))
-            .await?,
-    )?;
-    if consumed.kind == Kind::Video && consumed.simulcast {
+async fn consume(
+    ctx: &SharedCtx,
+    signal: &mut Signal,
+    producer_id: ProducerId,
+) -> anyhow::Result<Consumer> {
+    let consumer =
+        params::parse_consumed(&signal.request(Request::Consume { producer_id }).await?)?;
+    if consumer.kind == Kind::Video && consumer.simulcast {
         signal
-            .request(
-                "setConsumerPreferredLayers",
-                json!({ "consumerId": consumed.id, "spatialLayer": ctx.layer }),
-            )
+            .request::<Empty>(Request::SetConsumerPreferredLayers {
+                consumer_id: consumer.id,
+                spatial_layer: ctx.layer,
+                temporal_layer: None,
+            })
             .await?;
     }
-    Ok(consumed)
+    Ok(consumer)
 }
 
 /// Follows notifications (new producers) until told to go or closed.
@@ -195,25 +200,22 @@ async fn stay(
                 return "left".into();
             }
             notification = signal.notification() => match notification {
-                Ok(n) if n.name == "newProducer" => {
-                    let producers = params::producer_ids(&json!([n.data["producer"]]));
-                    for producer in producers {
-                        match consume(ctx, &mut signal, &producer).await {
-                            Ok(consumed) => {
-                                ctx.shard(bot).add_streams(bot, vec![consumed.stream.clone()]);
-                                if let Err(error) = signal
-                                    .request("resumeConsumer", json!({ "consumerId": consumed.id }))
-                                    .await
-                                {
-                                    return format!("resumeConsumer: {error}");
-                                }
+                Ok(Notification::NewProducer { producer }) => {
+                    match consume(ctx, &mut signal, producer.id).await {
+                        Ok(consumer) => {
+                            ctx.shard(bot).add_streams(bot, vec![consumer.stream.clone()]);
+                            if let Err(error) = signal
+                                .request::<Empty>(Request::ResumeConsumer { consumer_id: consumer.id })
+                                .await
+                            {
+                                return format!("resumeConsumer: {error}");
                             }
-                            Err(error) => tracing::warn!(bot, error = %format!("{error:#}"), "consume failed"),
                         }
+                        Err(error) => tracing::warn!(bot, error = %format!("{error:#}"), "consume failed"),
                     }
                 }
-                Ok(n) if n.name == "closed" => {
-                    return format!("closed by the server: {}", n.data["reason"]);
+                Ok(Notification::Closed { reason }) => {
+                    return format!("closed by the server: {:?}", wire_name(&reason));
                 }
                 Ok(_) => {}
                 Err(SignalError::Closed(reason)) => {

@@ -6,9 +6,9 @@ use super::SharedCtx;
 use super::params;
 use crate::engine::{Publisher, PublisherStats, TeacherMedia, udp};
 use crate::media::{LAYERS, MediaSet};
-use crate::signaling::Signal;
+use crate::signaling::{Signal, wire_name};
 use anyhow::Context;
-use serde_json::json;
+use podium_protocol::{Direction, Joined, Notification, Produced, Request};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -32,12 +32,14 @@ impl Teacher {
         let token = ctx.token("Teacher", "teacher").await?;
         let mut signal = Signal::connect(&ctx.ws_url(), &token).await?;
         signal
-            .request("join", json!({}))
+            .request::<Joined>(Request::Join {})
             .await
             .context("teacher join")?;
         let transport = params::parse_transport(
             &signal
-                .request("createTransport", json!({ "direction": "send" }))
+                .request(Request::CreateTransport {
+                    direction: Direction::Send,
+                })
                 .await?,
         )?;
         let socket = udp::bind(ctx.shards[0].local.ip(), 4 << 20)?;
@@ -53,15 +55,12 @@ impl Teacher {
             .await?;
         let publisher = Publisher::start(rtc, socket, transport.udp, media, ssrcs.clone())?;
         signal
-            .request("produce", params::produce_audio(&transport.id, &ssrcs))
+            .request::<Produced>(params::produce_audio(transport.id, &ssrcs))
             .await
             .context("teacher produce audio")?;
         let kbps: Vec<u32> = LAYERS.iter().map(|l| l.kbps).collect();
         signal
-            .request(
-                "produce",
-                params::produce_video(&transport.id, &ssrcs, &kbps),
-            )
+            .request::<Produced>(params::produce_video(transport.id, &ssrcs, &kbps))
             .await
             .context("teacher produce video")?;
         tracing::info!(layers, "teacher producing");
@@ -77,7 +76,9 @@ impl Teacher {
                         return "left".to_owned();
                     }
                     n = signal.notification() => match n {
-                        Ok(n) if n.name == "closed" => break format!("closed by the server: {}", n.data["reason"]),
+                        Ok(Notification::Closed { reason }) => {
+                            break format!("closed by the server: {:?}", wire_name(&reason));
+                        }
                         Ok(_) => {}
                         Err(error) => break error.to_string(),
                     }

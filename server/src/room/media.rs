@@ -2,17 +2,17 @@
 //! classroom's own gestures (chat, hands, speaking, kicks). Each method checks
 //! the caller's role first and changes nothing when it refuses.
 
-use super::{ProducerEntry, Room, RoomEvent, broadcast};
+use super::{ProducerEntry, ProducerInfo, Queue, Room, RoomEvent, broadcast};
 use crate::auth::{Role, unix_now};
 use crate::error::{Error, Result};
-use crate::ids::PeerId;
+use crate::ids::{PeerId, ToWire};
 use crate::ratelimit::TokenBucket;
-use crate::signaling::protocol::{
-    ChatFrom, CloseReason, Direction, Notification, ProducerInfo, ResponseData, Source,
-};
 use crate::turn;
 use mediasoup::consumer::ConsumerType;
 use mediasoup::prelude::*;
+use podium_protocol::signaling::{
+    self as wire, ChatFrom, CloseReason, Direction, Notification, Source,
+};
 use std::sync::Arc;
 
 /// Highest bitrate a browser may send on one transport (camera + screen).
@@ -53,22 +53,18 @@ impl Room {
         Ok(WebRtcTransportOptions::new(infos))
     }
 
-    pub fn set_rtp_capabilities(
-        &self,
-        peer_id: PeerId,
-        caps: RtpCapabilities,
-    ) -> Result<ResponseData> {
+    pub fn set_rtp_capabilities(&self, peer_id: PeerId, caps: RtpCapabilities) -> Result<()> {
         let mut state = self.state.lock();
         let peer = state.peer_mut(peer_id)?;
         peer.rtp_capabilities = Some(caps);
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     pub async fn create_transport(
         &self,
         peer_id: PeerId,
         direction: Direction,
-    ) -> Result<ResponseData> {
+    ) -> Result<wire::TransportCreated> {
         let slot = {
             let state = self.state.lock();
             let peer = state.peer(peer_id)?;
@@ -99,8 +95,8 @@ impl Room {
                 .set_max_incoming_bitrate(MAX_INCOMING_BITRATE)
                 .await?;
         }
-        let data = ResponseData::TransportCreated {
-            id: transport.id(),
+        let data = wire::TransportCreated {
+            id: transport.id().to_wire(),
             ice_parameters: transport.ice_parameters().clone(),
             ice_candidates: transport.ice_candidates().clone(),
             dtls_parameters: transport.dtls_parameters(),
@@ -135,23 +131,23 @@ impl Room {
         peer_id: PeerId,
         transport_id: TransportId,
         dtls_parameters: DtlsParameters,
-    ) -> Result<ResponseData> {
+    ) -> Result<()> {
         let transport = self.own_transport(peer_id, transport_id)?;
         transport
             .connect(WebRtcTransportRemoteParameters { dtls_parameters })
             .await
             .map_err(|e| Error::Media(format!("connectTransport: {e}")))?;
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     pub async fn restart_ice(
         &self,
         peer_id: PeerId,
         transport_id: TransportId,
-    ) -> Result<ResponseData> {
+    ) -> Result<wire::IceRestarted> {
         let transport = self.own_transport(peer_id, transport_id)?;
         let ice_parameters = transport.restart_ice().await?;
-        Ok(ResponseData::IceRestarted { ice_parameters })
+        Ok(wire::IceRestarted { ice_parameters })
     }
 
     pub async fn produce(
@@ -161,7 +157,7 @@ impl Room {
         kind: MediaKind,
         rtp_parameters: RtpParameters,
         source: Source,
-    ) -> Result<ResponseData> {
+    ) -> Result<wire::Produced> {
         let (transport, slot) = {
             let state = self.state.lock();
             let peer = state.peer(peer_id)?;
@@ -218,10 +214,10 @@ impl Room {
                 },
             );
             let text = Notification::NewProducer {
-                producer: info.clone(),
+                producer: info.to_wire(),
             }
-            .to_text();
-            broadcast(&state, &text, |p| p.id != peer_id);
+            .queued();
+            broadcast(&state, &text, |p| p.info.id != peer_id);
         }
         tracing::info!(room = %self.id, peer = %peer_id, producer = %producer.id(), ?source, "producing");
         if kind == MediaKind::Audio
@@ -229,8 +225,8 @@ impl Room {
         {
             tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
         }
-        Ok(ResponseData::Produced {
-            producer_id: producer.id(),
+        Ok(wire::Produced {
+            producer_id: producer.id().to_wire(),
         })
     }
 
@@ -278,7 +274,11 @@ impl Room {
         Ok(())
     }
 
-    pub async fn consume(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
+    pub async fn consume(
+        &self,
+        peer_id: PeerId,
+        producer_id: ProducerId,
+    ) -> Result<wire::Consumed> {
         let (transport, caps, slot, entry) = {
             let state = self.state.lock();
             let peer = state.peer(peer_id)?;
@@ -339,19 +339,18 @@ impl Room {
                 });
             }));
         }
-        let data = ResponseData::Consumed {
-            consumer_id,
-            producer_id,
+        let data = wire::Consumed {
+            consumer_id: consumer_id.to_wire(),
+            producer_id: producer_id.to_wire(),
             peer_id: entry.info.peer_id,
             kind: consumer.kind(),
             source: entry.info.source,
             rtp_parameters: consumer.rtp_parameters().clone(),
             consumer_type: match consumer.r#type() {
-                ConsumerType::Simulcast => "simulcast",
-                ConsumerType::Svc => "svc",
-                _ => "simple",
-            }
-            .to_owned(),
+                ConsumerType::Simulcast => wire::ConsumerType::Simulcast,
+                ConsumerType::Svc => wire::ConsumerType::Svc,
+                _ => wire::ConsumerType::Simple,
+            },
             producer_paused: consumer.producer_paused(),
         };
         let mut state = self.state.lock();
@@ -371,27 +370,19 @@ impl Room {
             .ok_or_else(|| Error::not_found("consumer", consumer_id))
     }
 
-    pub async fn resume_consumer(
-        &self,
-        peer_id: PeerId,
-        consumer_id: ConsumerId,
-    ) -> Result<ResponseData> {
+    pub async fn resume_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<()> {
         let consumer = self.own_consumer(peer_id, consumer_id)?;
         consumer.resume().await?;
         if consumer.kind() == MediaKind::Video {
             // The producer's keyframe requests are coalesced (key_frame_request_delay).
             consumer.request_key_frame().await?;
         }
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
-    pub async fn pause_consumer(
-        &self,
-        peer_id: PeerId,
-        consumer_id: ConsumerId,
-    ) -> Result<ResponseData> {
+    pub async fn pause_consumer(&self, peer_id: PeerId, consumer_id: ConsumerId) -> Result<()> {
         self.own_consumer(peer_id, consumer_id)?.pause().await?;
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     pub async fn set_preferred_layers(
@@ -400,7 +391,7 @@ impl Room {
         consumer_id: ConsumerId,
         spatial_layer: u8,
         temporal_layer: Option<u8>,
-    ) -> Result<ResponseData> {
+    ) -> Result<()> {
         let consumer = self.own_consumer(peer_id, consumer_id)?;
         if consumer.r#type() != ConsumerType::Simulcast {
             return Err(Error::BadRequest(
@@ -425,7 +416,7 @@ impl Room {
                 temporal_layer,
             })
             .await?;
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     /// The producer, if the caller may act on it: its owner, or staff.
@@ -436,7 +427,7 @@ impl Room {
             .producers
             .get(&producer_id)
             .ok_or_else(|| Error::not_found("producer", producer_id))?;
-        if entry.info.peer_id != peer_id && !caller.role.is_staff() {
+        if entry.info.peer_id != peer_id && !caller.info.role.is_staff() {
             return Err(Error::Forbidden(
                 "only its owner or the teacher acts on a producer".into(),
             ));
@@ -454,7 +445,7 @@ impl Room {
         peer_id: PeerId,
         producer_id: ProducerId,
         pause: bool,
-    ) -> Result<ResponseData> {
+    ) -> Result<()> {
         let producer = self.producer_for(peer_id, producer_id)?;
         if pause {
             producer.pause().await?;
@@ -467,20 +458,24 @@ impl Room {
         }
         let owner = state.producers.get(&producer_id).map(|e| e.info.peer_id);
         let text = if pause {
-            Notification::ProducerPaused { producer_id }
+            Notification::ProducerPaused {
+                producer_id: producer_id.to_wire(),
+            }
         } else {
-            Notification::ProducerResumed { producer_id }
+            Notification::ProducerResumed {
+                producer_id: producer_id.to_wire(),
+            }
         }
-        .to_text();
-        broadcast(&state, &text, |p| Some(p.id) != owner);
-        Ok(ResponseData::Empty {})
+        .queued();
+        broadcast(&state, &text, |p| Some(p.info.id) != owner);
+        Ok(())
     }
 
-    pub fn close_producer(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<ResponseData> {
+    pub fn close_producer(&self, peer_id: PeerId, producer_id: ProducerId) -> Result<()> {
         // Checks the caller may close it; the handle is a clone, dropping it closes nothing.
         let _checked = self.producer_for(peer_id, producer_id)?;
         self.remove_producer(producer_id);
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     /// Closes a producer (and its pipes) and tells the room.
@@ -495,8 +490,11 @@ impl Room {
                 .get_mut(&entry.info.peer_id)
                 .and_then(|owner| owner.producers.remove(&producer_id));
             let pipes = state.take_pipes(producer_id);
-            let text = Notification::ProducerClosed { producer_id }.to_text();
-            broadcast(&state, &text, |p| p.id != entry.info.peer_id);
+            let text = Notification::ProducerClosed {
+                producer_id: producer_id.to_wire(),
+            }
+            .queued();
+            broadcast(&state, &text, |p| p.info.id != entry.info.peer_id);
             (producer, pipes)
         };
         drop(pipes);
@@ -504,7 +502,7 @@ impl Room {
         tracing::info!(room = %self.id, producer = %producer_id, "producer closed");
     }
 
-    pub fn chat(&self, peer_id: PeerId, text: String) -> Result<ResponseData> {
+    pub fn chat(&self, peer_id: PeerId, text: String) -> Result<()> {
         let limits = &self.config().limits;
         let max = limits.max_chat_bytes;
         if text.trim().is_empty() || text.len() > max {
@@ -518,10 +516,10 @@ impl Room {
         let peer = state.peer(peer_id)?;
         let from = ChatFrom {
             peer_id,
-            name: peer.name.clone(),
-            role: peer.role,
+            name: peer.info.name.clone(),
+            role: peer.info.role,
         };
-        let (user, staff) = (peer.user.clone(), peer.role.is_staff());
+        let (user, staff) = (peer.user().to_owned(), peer.info.role.is_staff());
         // One budget per user (however many connections it opened), one per
         // room for its students (however many): a crowd cannot flood every
         // queue, nor silence the teacher.
@@ -550,19 +548,14 @@ impl Room {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let text = Notification::Chat { from, text, at }.to_text();
+        let text = Notification::Chat { from, text, at }.queued();
         broadcast(&state, &text, |_| true);
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
-    pub fn set_hand(
-        &self,
-        caller: PeerId,
-        target: Option<PeerId>,
-        raised: bool,
-    ) -> Result<ResponseData> {
+    pub fn set_hand(&self, caller: PeerId, target: Option<PeerId>, raised: bool) -> Result<()> {
         let mut state = self.state.lock();
-        let caller_role = state.peer(caller)?.role;
+        let caller_role = state.peer(caller)?.info.role;
         let target = target.unwrap_or(caller);
         if target != caller && !caller_role.is_staff() {
             return Err(Error::Forbidden(
@@ -570,48 +563,45 @@ impl Room {
             ));
         }
         let peer = state.peer_mut(target)?;
-        if raised && peer.role != Role::Student {
+        if raised && peer.info.role != Role::Student {
             return Err(Error::BadRequest("only students raise their hand".into()));
         }
-        if peer.hand_raised == raised {
-            return Ok(ResponseData::Empty {});
+        if peer.info.hand_raised == raised {
+            return Ok(());
         }
-        peer.hand_raised = raised;
+        peer.info.hand_raised = raised;
         let text = Notification::HandRaised {
             peer_id: target,
             raised,
         }
-        .to_text();
-        broadcast(&state, &text, |p| p.role.is_staff() || p.id == target);
-        Ok(ResponseData::Empty {})
+        .queued();
+        broadcast(&state, &text, |p| {
+            p.info.role.is_staff() || p.info.id == target
+        });
+        Ok(())
     }
 
-    pub fn allow_speak(
-        &self,
-        caller: PeerId,
-        target: PeerId,
-        allowed: bool,
-    ) -> Result<ResponseData> {
+    pub fn allow_speak(&self, caller: PeerId, target: PeerId, allowed: bool) -> Result<()> {
         let revoked: Vec<ProducerId> = {
             let mut state = self.state.lock();
-            let caller_role = state.peer(caller)?.role;
+            let caller_role = state.peer(caller)?.info.role;
             if !caller_role.is_staff() {
                 return Err(Error::Forbidden(
                     "only the teacher lets students speak".into(),
                 ));
             }
             let peer = state.peer_mut(target)?;
-            if peer.role != Role::Student {
+            if peer.info.role != Role::Student {
                 return Err(Error::BadRequest(
                     "only students need permission to speak".into(),
                 ));
             }
-            if peer.can_speak == allowed {
-                return Ok(ResponseData::Empty {});
+            if peer.info.can_speak == allowed {
+                return Ok(());
             }
-            peer.can_speak = allowed;
+            peer.info.can_speak = allowed;
             if allowed {
-                peer.hand_raised = false;
+                peer.info.hand_raised = false;
             }
             let revoked = if allowed {
                 vec![]
@@ -622,28 +612,28 @@ impl Room {
                 Notification::SpeakPermission {
                     peer: peer.info(Role::Admin),
                 }
-                .to_text(),
+                .queued(),
                 Notification::SpeakPermission {
                     peer: peer.info(Role::Student),
                 }
-                .to_text(),
+                .queued(),
             );
-            broadcast(&state, &staff, |p| p.role.is_staff());
-            broadcast(&state, &students, |p| !p.role.is_staff());
+            broadcast(&state, &staff, |p| p.info.role.is_staff());
+            broadcast(&state, &students, |p| !p.info.role.is_staff());
             revoked
         };
         for producer_id in revoked {
             self.remove_producer(producer_id);
         }
         tracing::info!(room = %self.id, peer = %target, allowed, "speak permission changed");
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
-    pub fn kick(&self, caller: PeerId, target: PeerId) -> Result<ResponseData> {
+    pub fn kick(&self, caller: PeerId, target: PeerId) -> Result<()> {
         {
             let state = self.state.lock();
-            let caller_role = state.peer(caller)?.role;
-            let target_role = state.peer(target)?.role;
+            let caller_role = state.peer(caller)?.info.role;
+            let target_role = state.peer(target)?.info.role;
             let allowed = match caller_role {
                 Role::Admin => true,
                 Role::Teacher => target_role == Role::Student,
@@ -655,7 +645,7 @@ impl Room {
         }
         tracing::info!(room = %self.id, peer = %target, by = %caller, "peer kicked");
         self.kick_out(target);
-        Ok(ResponseData::Empty {})
+        Ok(())
     }
 
     /// Admin API: remove a peer, whoever it is.
@@ -676,7 +666,7 @@ impl Room {
             .lock()
             .peers
             .get(&target)
-            .map(|p| (p.user.clone(), p.token_exp));
+            .map(|p| (p.user().to_owned(), p.token_exp));
         if let Some((user, until)) = ban {
             self.ctx.bans.ban(&self.id, user, until);
         }

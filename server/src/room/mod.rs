@@ -9,25 +9,25 @@
 //! Locking: `state` is a sync mutex never held across an `.await`; mediasoup
 //! objects are dropped (closed) after it is released. `setup` is an async
 //! mutex serializing router creation and piping, which await the worker.
-//! mediasoup callbacks never lock: they post a [`RoomEvent`] to the room's task.
+//! mediasoup callbacks never lock: they post a `RoomEvent` to the room's task.
 
 mod media;
 mod peer;
 mod registry;
 
-pub use peer::{CloseSignal, Outbox, Outgoing};
+pub use peer::{CloseSignal, Outbox, Outgoing, Queue};
 pub use registry::{RoomSummary, Rooms};
 
 use crate::auth::{Claims, Role};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ids::{PeerId, RoomId};
-use crate::signaling::protocol::{CloseReason, Notification, PeerInfo, ProducerInfo, Source};
+use crate::ids::{PeerId, RoomId, ToWire};
 use crate::workers::{Reservation, WorkerPool};
 use event_listener_primitives::HandlerId;
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
 use peer::Peer;
+use podium_protocol::signaling::{self as wire, CloseReason, Notification, PeerInfo, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
@@ -152,6 +152,29 @@ struct RoomRouter {
     router: Router,
 }
 
+/// A producer of the room, as the room keeps it (mediasoup's ids).
+#[derive(Debug, Clone)]
+pub struct ProducerInfo {
+    pub id: ProducerId,
+    pub peer_id: PeerId,
+    pub kind: MediaKind,
+    pub source: Source,
+    pub paused: bool,
+}
+
+impl ProducerInfo {
+    /// As the wire shows it.
+    pub fn to_wire(&self) -> wire::ProducerInfo {
+        wire::ProducerInfo {
+            id: self.id.to_wire(),
+            peer_id: self.peer_id,
+            kind: self.kind,
+            source: self.source,
+            paused: self.paused,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct ProducerEntry {
     info: ProducerInfo,
@@ -195,7 +218,7 @@ enum RoomEvent {
 /// Who hears about a peer: staff see everyone, students see staff and the
 /// students allowed to speak. This keeps joins O(staff), not O(room).
 fn sees(viewer: Role, subject: &Peer) -> bool {
-    viewer.is_staff() || subject.role.is_staff() || subject.can_speak
+    viewer.is_staff() || subject.info.role.is_staff() || subject.info.can_speak
 }
 
 impl Room {
@@ -226,7 +249,7 @@ impl Room {
         peer_id: PeerId,
         claims: &Claims,
         outbox: Outbox,
-    ) -> Result<crate::signaling::protocol::ResponseData> {
+    ) -> Result<wire::Joined> {
         self.refuse_banned(&claims.user)?;
         {
             let mut state = self.state.lock();
@@ -266,7 +289,7 @@ impl Room {
         peer_id: PeerId,
         claims: &Claims,
         outbox: Outbox,
-    ) -> Result<crate::signaling::protocol::ResponseData> {
+    ) -> Result<wire::Joined> {
         let reservation = self.place(claims.role).await?;
         let slot = reservation.slot;
         let router = self.router(slot)?;
@@ -279,8 +302,8 @@ impl Room {
         let replaced: Vec<PeerId> = state
             .peers
             .values()
-            .filter(|p| p.user == claims.user)
-            .map(|p| p.id)
+            .filter(|p| p.user() == claims.user)
+            .map(|p| p.info.id)
             .collect();
         if state.peers.len() - replaced.len() >= self.config().limits.max_peers_per_room {
             return Err(Error::RoomFull(self.id.to_string()));
@@ -293,28 +316,32 @@ impl Room {
         let peers: Vec<PeerInfo> = state
             .peers
             .values()
-            .filter(|p| !replaced.contains(&p.id) && sees(claims.role, p))
+            .filter(|p| !replaced.contains(&p.info.id) && sees(claims.role, p))
             .map(|p| p.info(claims.role))
             .collect();
-        let producers: Vec<ProducerInfo> = state
+        let producers: Vec<wire::ProducerInfo> = state
             .producers
             .values()
             .filter(|p| !replaced.contains(&p.info.peer_id))
-            .map(|p| p.info.clone())
+            .map(|p| p.info.to_wire())
             .collect();
         let joined = Notification::PeerJoined {
             peer: peer.info(Role::Admin),
         }
-        .to_text();
-        broadcast(&state, &joined, |p| p.id != peer_id && p.role.is_staff());
+        .queued();
+        broadcast(&state, &joined, |p| {
+            p.info.id != peer_id && p.info.role.is_staff()
+        });
         if sees(Role::Student, &peer) {
             let joined = Notification::PeerJoined {
                 peer: peer.info(Role::Student),
             }
-            .to_text();
-            broadcast(&state, &joined, |p| p.id != peer_id && !p.role.is_staff());
+            .queued();
+            broadcast(&state, &joined, |p| {
+                p.info.id != peer_id && !p.info.role.is_staff()
+            });
         }
-        let can_speak = peer.can_speak;
+        let can_speak = peer.info.can_speak;
         state.peers.insert(peer_id, peer);
         let peer_count = state.peers.len() - replaced.len();
         drop(state);
@@ -324,7 +351,7 @@ impl Room {
         }
 
         tracing::info!(room = %self.id, peer = %peer_id, role = ?claims.role, slot, "peer joined");
-        Ok(crate::signaling::protocol::ResponseData::Joined {
+        Ok(wire::Joined {
             peer_id,
             room: self.id.to_string(),
             role: claims.role,
@@ -425,21 +452,21 @@ impl Room {
             let Some(peer) = state.peers.remove(&peer_id) else {
                 return;
             };
-            let mut texts = vec![Notification::PeerLeft { peer_id }.to_text()];
+            let mut texts = vec![Notification::PeerLeft { peer_id }.queued()];
             for producer_id in peer.producers.keys() {
                 state.producers.remove(producer_id);
                 texts.push(
                     Notification::ProducerClosed {
-                        producer_id: *producer_id,
+                        producer_id: producer_id.to_wire(),
                     }
-                    .to_text(),
+                    .queued(),
                 );
             }
             let visible_to_students = sees(Role::Student, &peer);
             for (i, text) in texts.iter().enumerate() {
                 // Producer closures concern everyone; the departure only those who saw the peer.
                 broadcast(&state, text, |p| {
-                    i > 0 || p.role.is_staff() || visible_to_students
+                    i > 0 || p.info.role.is_staff() || visible_to_students
                 });
             }
             let pipes: Vec<_> = peer
@@ -499,7 +526,7 @@ impl Room {
                 .peers
                 .values()
                 .filter(|p| p.slot == slot)
-                .map(|p| p.id)
+                .map(|p| p.info.id)
                 .collect();
             let pipes: Vec<_> = state
                 .pipes
@@ -551,23 +578,37 @@ impl Room {
     }
 
     /// Sends `notification` to every peer matching `to`.
-    fn notify(&self, notification: &Notification, to: impl Fn(&Peer) -> bool) {
-        let text = notification.to_text();
+    fn notify(&self, notification: Notification, to: impl Fn(&Peer) -> bool) {
+        let text = notification.queued();
         broadcast(&self.state.lock(), &text, to);
     }
 
     pub fn summary(&self) -> RoomSummary {
+        let defaults = self.restream_defaults();
         let state = self.state.lock();
         RoomSummary {
             id: self.id.to_string(),
             routers: state.routers.keys().copied().collect(),
             home_worker: state.home,
             peers: state.peers.values().map(Peer::summary).collect(),
-            producers: state.producers.values().map(|p| p.info.clone()).collect(),
+            producers: state.producers.values().map(|p| p.info.to_wire()).collect(),
             bans: (self.ctx.bans.of(&self.id).into_iter())
                 .map(|(user, until)| registry::BanSummary { user, until })
                 .collect(),
+            restream_defaults: podium_protocol::admin::RestreamInputs {
+                video_producer_id: defaults.0.map(ToWire::to_wire),
+                audio_producer_id: defaults.1.map(ToWire::to_wire),
+            },
         }
+    }
+
+    /// The producers a restream reads unless told otherwise: the teacher's
+    /// camera (else screen), and the teacher's microphone.
+    pub fn restream_defaults(&self) -> (Option<ProducerId>, Option<ProducerId>) {
+        (
+            self.teacher_producer(&[Source::Camera, Source::Screen]),
+            self.teacher_producer(&[Source::Mic]),
+        )
     }
 
     /// A teacher's producer of the first of `sources` that has one.
@@ -582,7 +623,7 @@ impl Room {
                     state
                         .peers
                         .get(&p.info.peer_id)
-                        .is_some_and(|o| o.role == Role::Teacher)
+                        .is_some_and(|o| o.info.role == Role::Teacher)
                 })
                 .map(|p| p.info.id)
         })
@@ -610,19 +651,19 @@ impl Room {
     }
 
     /// Sends `notification` to the room's teachers and admins.
-    pub fn notify_staff(&self, notification: &Notification) {
-        self.notify(notification, |p| p.role.is_staff());
+    pub fn notify_staff(&self, notification: Notification) {
+        self.notify(notification, |p| p.info.role.is_staff());
     }
 
     /// The role of the peer that owns `producer_id`, if both exist.
     pub fn producer_owner_role(&self, producer_id: ProducerId) -> Option<Role> {
         let state = self.state.lock();
         let owner = state.producers.get(&producer_id)?.info.peer_id;
-        state.peers.get(&owner).map(|p| p.role)
+        state.peers.get(&owner).map(|p| p.info.role)
     }
 
     pub fn peer_role(&self, peer_id: PeerId) -> Option<Role> {
-        self.state.lock().peers.get(&peer_id).map(|p| p.role)
+        self.state.lock().peers.get(&peer_id).map(|p| p.info.role)
     }
 
     /// Counts for /metrics: (peers, producers, consumers).
@@ -655,10 +696,10 @@ impl Room {
                     let consumer = peer.consumers.remove(&consumer_id);
                     peer.send(
                         &Notification::ConsumerClosed {
-                            consumer_id,
-                            producer_id,
+                            consumer_id: consumer_id.to_wire(),
+                            producer_id: producer_id.to_wire(),
                         }
-                        .to_text(),
+                        .queued(),
                     );
                     consumer
                 };
@@ -673,11 +714,11 @@ impl Room {
                 if let Some(peer) = state.peers.get(&peer_id) {
                     peer.send(
                         &Notification::ConsumerLayersChanged {
-                            consumer_id,
+                            consumer_id: consumer_id.to_wire(),
                             spatial_layer: layers.map(|l| l.spatial_layer),
                             temporal_layer: layers.and_then(|l| l.temporal_layer),
                         }
-                        .to_text(),
+                        .queued(),
                     );
                 }
             }
@@ -689,9 +730,9 @@ impl Room {
                     .get(&producer_id)
                     .map(|p| p.info.peer_id);
                 self.notify(
-                    &Notification::ActiveSpeaker {
+                    Notification::ActiveSpeaker {
                         peer_id,
-                        producer_id: Some(producer_id),
+                        producer_id: Some(producer_id.to_wire()),
                     },
                     |_| true,
                 );
@@ -701,7 +742,7 @@ impl Room {
 }
 
 /// Serialized once by the caller, queued to every matching peer.
-fn broadcast(state: &RoomState, text: &Arc<str>, to: impl Fn(&Peer) -> bool) {
+fn broadcast(state: &RoomState, text: &Arc<Outgoing>, to: impl Fn(&Peer) -> bool) {
     for peer in state.peers.values().filter(|p| to(p)) {
         peer.send(text);
     }

@@ -4,23 +4,70 @@
 use crate::auth::{Claims, Role};
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
-use crate::signaling::protocol::{CloseReason, PeerInfo, Source};
 use crate::workers::Seat;
 use event_listener_primitives::HandlerId;
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
+use podium_protocol::signaling::{CloseReason, Notification, PeerInfo, Source};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{Notify, mpsc};
 
-/// What the connection's writer sends: JSON text, shared between peers.
-pub type Outgoing = Arc<str>;
+/// What the connection's writer sends, shared between the peers it is
+/// queued to: a notification is serialized once, by the first writer that
+/// sends it, and never under the room lock.
+pub struct Outgoing {
+    notification: Option<Notification>,
+    text: OnceLock<Arc<str>>,
+}
+
+impl Outgoing {
+    /// A notification, serialized when first sent.
+    pub fn notification(notification: Notification) -> Arc<Self> {
+        Arc::new(Self {
+            notification: Some(notification),
+            text: OnceLock::new(),
+        })
+    }
+
+    /// A message already serialized (a response).
+    pub fn text(text: impl Into<Arc<str>>) -> Arc<Self> {
+        let cell = OnceLock::new();
+        let _ = cell.set(text.into());
+        Arc::new(Self {
+            notification: None,
+            text: cell,
+        })
+    }
+
+    /// The JSON text.
+    pub fn as_text(&self) -> &Arc<str> {
+        self.text.get_or_init(|| {
+            self.notification
+                .as_ref()
+                .expect("an outgoing message is a notification or a text")
+                .to_text()
+        })
+    }
+}
+
+/// A notification to queue: `Notification::PeerLeft { .. }.queued()`.
+pub trait Queue {
+    /// Wraps it for the outboxes, unserialized.
+    fn queued(self) -> Arc<Outgoing>;
+}
+
+impl Queue for Notification {
+    fn queued(self) -> Arc<Outgoing> {
+        Outgoing::notification(self)
+    }
+}
 
 /// The sending side of a peer's bounded queue. A peer whose queue is full
 /// reads too slowly: it is disconnected rather than buffered without bound.
 #[derive(Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::Sender<Arc<Outgoing>>,
     close: Arc<CloseSignal>,
 }
 
@@ -46,7 +93,7 @@ impl CloseSignal {
 }
 
 impl Outbox {
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>, Arc<CloseSignal>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Arc<Outgoing>>, Arc<CloseSignal>) {
         let (tx, rx) = mpsc::channel(capacity);
         let close = Arc::new(CloseSignal::default());
         (
@@ -60,7 +107,7 @@ impl Outbox {
     }
 
     /// Queues `text`; a full queue closes the connection.
-    pub fn send(&self, text: &Outgoing) {
+    pub fn send(&self, text: &Arc<Outgoing>) {
         if self.tx.try_send(Arc::clone(text)).is_err() {
             self.close(CloseReason::TooSlow);
         }
@@ -77,12 +124,9 @@ impl Outbox {
 }
 
 pub struct Peer {
-    pub id: PeerId,
-    pub user: String,
-    pub name: String,
-    pub role: Role,
-    pub hand_raised: bool,
-    pub can_speak: bool,
+    /// Who it is and what the room shows of it, as staff see it (`user` is
+    /// always set here; [`Peer::info`] hides it from students).
+    pub info: PeerInfo,
     /// The worker slot its transports live on.
     pub slot: usize,
     /// Where the pool counts it (its slot, in that worker's life).
@@ -101,12 +145,14 @@ pub struct Peer {
 impl Peer {
     pub fn new(id: PeerId, claims: &Claims, seat: Seat, outbox: Outbox) -> Self {
         Self {
-            id,
-            user: claims.user.clone(),
-            name: claims.name.clone(),
-            role: claims.role,
-            hand_raised: false,
-            can_speak: claims.role == Role::Teacher,
+            info: PeerInfo {
+                id,
+                user: Some(claims.user.clone()),
+                name: claims.name.clone(),
+                role: claims.role,
+                hand_raised: false,
+                can_speak: claims.role == Role::Teacher,
+            },
             slot: seat.slot,
             seat,
             outbox,
@@ -122,22 +168,27 @@ impl Peer {
     /// The peer as `viewer` may see it: students never see user ids.
     pub fn info(&self, viewer: Role) -> PeerInfo {
         PeerInfo {
-            id: self.id,
-            user: viewer.is_staff().then(|| self.user.clone()),
-            name: self.name.clone(),
-            role: self.role,
-            hand_raised: self.hand_raised,
-            can_speak: self.can_speak,
+            user: if viewer.is_staff() {
+                self.info.user.clone()
+            } else {
+                None
+            },
+            ..self.info.clone()
         }
+    }
+
+    /// The token's user id.
+    pub fn user(&self) -> &str {
+        self.info.user.as_deref().unwrap_or_default()
     }
 
     /// Whether this peer may send media (`source`, or any with `None`):
     /// teachers may; students only their microphone, once allowed to speak.
     pub fn may_send(&self, source: Option<Source>) -> Result<()> {
         let refuse = |why: &str| Err(Error::Forbidden(why.into()));
-        match self.role {
+        match self.info.role {
             Role::Admin => refuse("admins observe; they do not send media"),
-            Role::Student if !self.can_speak => {
+            Role::Student if !self.info.can_speak => {
                 refuse("students cannot produce unless the teacher lets them speak")
             }
             Role::Student if source.is_some_and(|s| s != Source::Mic) => {
@@ -147,7 +198,7 @@ impl Peer {
         }
     }
 
-    pub fn send(&self, text: &Outgoing) {
+    pub fn send(&self, text: &Arc<Outgoing>) {
         self.outbox.send(text);
     }
 
@@ -168,12 +219,4 @@ impl Peer {
     }
 }
 
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeerSummary {
-    #[serde(flatten)]
-    pub info: PeerInfo,
-    pub worker: usize,
-    pub producers: usize,
-    pub consumers: usize,
-}
+pub use podium_protocol::admin::PeerSummary;

@@ -3,8 +3,6 @@
 use super::{Room, RoomContext};
 use crate::error::{Error, Result};
 use crate::ids::RoomId;
-use crate::room::peer::PeerSummary;
-use crate::signaling::protocol::ProducerInfo;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,24 +12,7 @@ pub struct Rooms {
     map: Mutex<HashMap<RoomId, Arc<Room>>>,
 }
 
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoomSummary {
-    pub id: String,
-    /// Worker slots the room has routers on.
-    pub routers: Vec<usize>,
-    pub home_worker: Option<usize>,
-    pub peers: Vec<PeerSummary>,
-    pub producers: Vec<ProducerInfo>,
-    /// Users kicked out, refused until `until` (Unix seconds) unless lifted.
-    pub bans: Vec<BanSummary>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct BanSummary {
-    pub user: String,
-    pub until: u64,
-}
+pub use podium_protocol::admin::{BanSummary, RoomSummary};
 
 impl Rooms {
     pub fn new(ctx: Arc<RoomContext>) -> Self {

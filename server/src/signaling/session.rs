@@ -2,14 +2,17 @@
 //! order, and a writer that drains the peer's bounded queue (responses and
 //! notifications alike) and says goodbye when the room closes the connection.
 
-use super::protocol::{self, CloseReason, Notification, Request, RequestId, ResponseData};
-use crate::app::{AppState, ConnectionSlot};
+use super::protocol::{
+    self, CloseReason, Empty, Notification, Request, RequestId, ResponseData, RestreamStarted,
+};
 use crate::auth::Claims;
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
+use crate::ids::ToMedia;
 use crate::ratelimit::TokenBucket;
 use crate::restream::{Requester, StartRestream};
 use crate::room::{Outbox, Outgoing, Room};
+use crate::state::{AppState, ConnectionSlot};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -68,7 +71,7 @@ pub async fn run(
 
 async fn write(
     mut session: Session,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: mpsc::Receiver<Arc<Outgoing>>,
     close: Arc<crate::room::CloseSignal>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -76,7 +79,7 @@ async fn write(
     let reason = loop {
         tokio::select! {
             text = rx.recv() => match text {
-                Some(text) => if session.text(&*text).await.is_err() { return },
+                Some(text) => if session.text(&**text.as_text()).await.is_err() { return },
                 // Every sender is gone: the peer left the room, perhaps closed by it.
                 None => break close.reason(),
             },
@@ -87,7 +90,7 @@ async fn write(
     if let Some(reason) = reason {
         // Flush what is queued (the response to `leave`, say) before the goodbye.
         while let Ok(text) = rx.try_recv() {
-            if session.text(&*text).await.is_err() {
+            if session.text(&**text.as_text()).await.is_err() {
                 return;
             }
         }
@@ -216,16 +219,15 @@ impl Connection {
             tracing::debug!(peer = %self.peer_id, method, code = ?error.code(), %error, "request refused");
         }
         self.outbox
-            .send(&protocol::response_text(id, &result).into());
+            .send(&Outgoing::text(protocol::response_text(id, &result)));
         if leaving && result.is_ok() {
             self.outbox.close(CloseReason::Left);
         }
     }
 
     fn reply_error(&self, id: Option<RequestId>, error: &Error) {
-        if let Ok(text) = protocol::error_text(id, error) {
-            self.outbox.send(&text.into());
-        }
+        let text = protocol::error_text(id, error);
+        self.outbox.send(&Outgoing::text(text));
     }
 
     async fn handle(&mut self, request: Request) -> Result<ResponseData> {
@@ -244,51 +246,70 @@ impl Connection {
         match request {
             Request::Join {} => unreachable!("handled above"),
             Request::SetRtpCapabilities { rtp_capabilities } => {
-                room.set_rtp_capabilities(peer, rtp_capabilities)
+                room.set_rtp_capabilities(peer, rtp_capabilities).map(done)
             }
-            Request::CreateTransport { direction } => room.create_transport(peer, direction).await,
+            Request::CreateTransport { direction } => room
+                .create_transport(peer, direction)
+                .await
+                .map(ResponseData::TransportCreated),
             Request::ConnectTransport {
                 transport_id,
                 dtls_parameters,
-            } => {
-                room.connect_transport(peer, transport_id, dtls_parameters)
-                    .await
-            }
-            Request::RestartIce { transport_id } => room.restart_ice(peer, transport_id).await,
+            } => room
+                .connect_transport(peer, transport_id.to_media(), dtls_parameters)
+                .await
+                .map(done),
+            Request::RestartIce { transport_id } => room
+                .restart_ice(peer, transport_id.to_media())
+                .await
+                .map(ResponseData::IceRestarted),
             Request::Produce {
                 transport_id,
                 kind,
                 rtp_parameters,
                 source,
-            } => {
-                room.produce(peer, transport_id, kind, rtp_parameters, source)
-                    .await
+            } => room
+                .produce(peer, transport_id.to_media(), kind, rtp_parameters, source)
+                .await
+                .map(ResponseData::Produced),
+            Request::CloseProducer { producer_id } => {
+                room.close_producer(peer, producer_id.to_media()).map(done)
             }
-            Request::CloseProducer { producer_id } => room.close_producer(peer, producer_id),
-            Request::PauseProducer { producer_id } => {
-                room.pause_producer(peer, producer_id, true).await
-            }
-            Request::ResumeProducer { producer_id } => {
-                room.pause_producer(peer, producer_id, false).await
-            }
-            Request::Consume { producer_id } => room.consume(peer, producer_id).await,
-            Request::ResumeConsumer { consumer_id } => {
-                room.resume_consumer(peer, consumer_id).await
-            }
-            Request::PauseConsumer { consumer_id } => room.pause_consumer(peer, consumer_id).await,
+            Request::PauseProducer { producer_id } => room
+                .pause_producer(peer, producer_id.to_media(), true)
+                .await
+                .map(done),
+            Request::ResumeProducer { producer_id } => room
+                .pause_producer(peer, producer_id.to_media(), false)
+                .await
+                .map(done),
+            Request::Consume { producer_id } => room
+                .consume(peer, producer_id.to_media())
+                .await
+                .map(ResponseData::Consumed),
+            Request::ResumeConsumer { consumer_id } => room
+                .resume_consumer(peer, consumer_id.to_media())
+                .await
+                .map(done),
+            Request::PauseConsumer { consumer_id } => room
+                .pause_consumer(peer, consumer_id.to_media())
+                .await
+                .map(done),
             Request::SetConsumerPreferredLayers {
                 consumer_id,
                 spatial_layer,
                 temporal_layer,
-            } => {
-                room.set_preferred_layers(peer, consumer_id, spatial_layer, temporal_layer)
-                    .await
+            } => room
+                .set_preferred_layers(peer, consumer_id.to_media(), spatial_layer, temporal_layer)
+                .await
+                .map(done),
+            Request::Chat { text } => room.chat(peer, text).map(done),
+            Request::RaiseHand {} => room.set_hand(peer, None, true).map(done),
+            Request::LowerHand { peer_id } => room.set_hand(peer, peer_id, false).map(done),
+            Request::AllowSpeak { peer_id, allowed } => {
+                room.allow_speak(peer, peer_id, allowed).map(done)
             }
-            Request::Chat { text } => room.chat(peer, text),
-            Request::RaiseHand {} => room.set_hand(peer, None, true),
-            Request::LowerHand { peer_id } => room.set_hand(peer, peer_id, false),
-            Request::AllowSpeak { peer_id, allowed } => room.allow_speak(peer, peer_id, allowed),
-            Request::Kick { peer_id } => room.kick(peer, peer_id),
+            Request::Kick { peer_id } => room.kick(peer, peer_id).map(done),
             Request::StartRestream {
                 video_producer_id,
                 audio_producer_id,
@@ -297,14 +318,14 @@ impl Connection {
             } => {
                 self.may_restream(&room)?;
                 let request = StartRestream {
-                    video_producer_id,
-                    audio_producer_id,
+                    video_producer_id: video_producer_id.map(ToMedia::to_media),
+                    audio_producer_id: audio_producer_id.map(ToMedia::to_media),
                     destinations,
                     video_mode,
                 };
                 let requester = Requester::peer(&room, self.peer_id)?;
                 let restream = self.app.restreams.start(&room, request, requester).await?;
-                Ok(ResponseData::Restream { restream })
+                Ok(ResponseData::RestreamStarted(RestreamStarted { restream }))
             }
             Request::StopRestream { restream_id } => {
                 self.may_restream(&room)?;
@@ -312,9 +333,9 @@ impl Connection {
                     return Err(Error::not_found("restream", restream_id));
                 }
                 self.app.restreams.stop(restream_id).await?;
-                Ok(ResponseData::Empty {})
+                Ok(Empty {}.into())
             }
-            Request::Leave {} => Ok(ResponseData::Empty {}),
+            Request::Leave {} => Ok(Empty {}.into()),
         }
     }
 
@@ -346,9 +367,14 @@ impl Connection {
                     self.app.rooms.release(room.id());
                     return Err(error);
                 }
-                Ok(data) => return Ok(data),
+                Ok(joined) => return Ok(ResponseData::Joined(joined)),
             }
         }
         Err(Error::Internal("the room kept closing; join again".into()))
     }
+}
+
+/// The answer of a request that returns nothing: `{}`.
+fn done((): ()) -> ResponseData {
+    Empty {}.into()
 }

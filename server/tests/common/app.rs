@@ -1,5 +1,8 @@
 //! The real server on port 0 with real workers, and a WebSocket client that
-//! speaks the protocol: what the integration tests drive.
+//! speaks the protocol: what the integration tests drive. Every message the
+//! server sends is checked against podium-protocol's types (a notification
+//! must decode as a `Notification`, a response as its method's type), so a
+//! server that drifts from the protocol fails every test that sees it.
 
 #![allow(dead_code)]
 
@@ -9,7 +12,7 @@ use podium_server::auth::{Claims, Role, unix_now};
 use podium_server::config::Config;
 use podium_server::ids::RoomId;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -150,6 +153,34 @@ pub struct Client {
     next_id: u32,
     pub notifications: VecDeque<Value>,
     pub closed: bool,
+    /// The method of each request sent and not yet answered, by id.
+    methods: HashMap<u32, String>,
+}
+
+/// Decodes a successful response's data as the type its method answers
+/// (podium_protocol::signaling::RESPONSE_TYPES); panics when it does not fit.
+fn check_response(method: &str, data: &Value) {
+    use podium_protocol::signaling::*;
+    fn fits<T: serde::de::DeserializeOwned>(method: &str, data: &Value) {
+        if let Err(e) = serde_json::from_value::<T>(data.clone()) {
+            panic!(
+                "the response to {method} does not fit {}: {e}: {data}",
+                std::any::type_name::<T>()
+            );
+        }
+    }
+    match response_type(method) {
+        Some("Joined") => fits::<Joined>(method, data),
+        Some("TransportCreated") => fits::<TransportCreated>(method, data),
+        Some("IceRestarted") => fits::<IceRestarted>(method, data),
+        Some("Produced") => fits::<Produced>(method, data),
+        Some("Consumed") => fits::<Consumed>(method, data),
+        Some("RestreamStarted") => fits::<RestreamStarted>(method, data),
+        Some("Empty") => fits::<Empty>(method, data),
+        Some(other) => panic!("the test client does not know the response type {other}"),
+        // Requests the tests make up on purpose are refused, never answered ok.
+        None => panic!("{method} is not a method, yet it was answered ok: {data}"),
+    }
 }
 
 /// An error response: (code, message).
@@ -165,6 +196,7 @@ impl Client {
             next_id: 1,
             notifications: VecDeque::new(),
             closed: false,
+            methods: HashMap::new(),
         }
     }
 
@@ -183,6 +215,22 @@ impl Client {
             match message {
                 Ok(Message::Text(text)) => {
                     let value: Value = serde_json::from_str(&text).expect("server sends JSON");
+                    match podium_protocol::Incoming::parse(&text) {
+                        Ok(podium_protocol::Incoming::Ok { response, data }) => {
+                            if let Some(method) = self.methods.remove(&response) {
+                                check_response(&method, &data);
+                            }
+                        }
+                        Ok(podium_protocol::Incoming::Err { response, .. }) => {
+                            if let Some(id) = response {
+                                self.methods.remove(&id);
+                            }
+                        }
+                        Ok(podium_protocol::Incoming::Notification(_)) => {}
+                        Err(e) => {
+                            panic!("the server sent a message outside the protocol: {e}: {text}")
+                        }
+                    }
                     if value.get("notification").is_some() {
                         self.notifications.push_back(value.clone());
                     }
@@ -202,6 +250,7 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         let text = json!({ "id": id, "method": method, "data": data }).to_string();
+        self.methods.insert(id, method.to_owned());
         self.send_text(&text).await;
         self.response(id).await
     }

@@ -3,18 +3,19 @@
 //! byte counters, the destination reconnects, and goes live once the server
 //! runs again.
 
-mod common;
-
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{DestinationState, Egress, EgressConfig, EgressSpec, RetryPolicy};
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn watchdog_detects_a_hung_ingest() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let mut nginx = Nginx::started(false);
     let sender = Sender::start(
         &media.router,
@@ -24,12 +25,12 @@ async fn watchdog_detects_a_hung_ingest() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
     let spec = EgressSpec::new(
         "room-hung",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![common::destination(&nginx.rtmp_url(), &key)],
+        vec![support::destination(&nginx.rtmp_url(), &key)],
     );
     let config = EgressConfig {
         watchdog: Duration::from_secs(5),
@@ -38,15 +39,15 @@ async fn watchdog_detects_a_hung_ingest() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..common::config()
+        ..support::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
-    common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;
+    support::wait_for(&egress, Duration::from_secs(15), "live", support::is_live).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     nginx.freeze();
     let frozen = Instant::now();
-    let status = common::wait_for(&egress, Duration::from_secs(60), "the watchdog", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(60), "the watchdog", |s| {
         matches!(&s.destinations[0].state, DestinationState::Reconnecting { last_error, .. } if last_error.contains("watchdog"))
     })
     .await;
@@ -60,20 +61,20 @@ async fn watchdog_detects_a_hung_ingest() {
 
     nginx.thaw();
     let thawed = Instant::now();
-    common::wait_for(
+    support::wait_for(
         &egress,
         Duration::from_secs(30),
         "live again",
-        common::is_live,
+        support::is_live,
     )
     .await;
     println!("live again {:?} after SIGCONT", thawed.elapsed());
     // The new connection starts at the next keyframe (at most 2 s away).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    common::show(&egress.status());
-    let probe = common::probe(format!("{}/{key}", nginx.rtmp_url()), 5).await;
-    common::show(&egress.status());
-    common::assert_flowing(&probe, 5);
+    support::show(&egress.status());
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 5).await;
+    support::show(&egress.status());
+    probe.assert_flowing(5);
     egress.stop().await;
     logs.assert_absent(&key);
 }

@@ -1,27 +1,15 @@
-//! Plain RTP for tests that talk to the worker without a browser.
-
-#![allow(dead_code)]
+//! Plain RTP for tests that talk to the worker without a browser: the Opus
+//! parameters a sender declares and a receiver accepts, and packets built
+//! and read by hand. [`crate::sender`] declares its audio the same way.
 
 use mediasoup::prelude::*;
 use std::num::{NonZeroU8, NonZeroU32};
 
+pub use crate::media::loopback_listen_info;
+
 pub const OPUS_PT: u8 = 100;
 
-/// UDP on 127.0.0.1, any port.
-pub fn loopback_listen_info() -> ListenInfo {
-    ListenInfo {
-        protocol: Protocol::Udp,
-        ip: std::net::Ipv4Addr::LOCALHOST.into(),
-        announced_address: None,
-        expose_internal_ip: false,
-        port: None,
-        port_range: None,
-        flags: None,
-        send_buffer_size: None,
-        recv_buffer_size: None,
-    }
-}
-
+/// Opus as a router codec, nothing else.
 pub fn opus_codec() -> RtpCodecCapability {
     RtpCodecCapability::Audio {
         mime_type: MimeTypeAudio::Opus,
@@ -33,7 +21,8 @@ pub fn opus_codec() -> RtpCodecCapability {
     }
 }
 
-/// What a sender of Opus with `ssrc` declares to `produce`.
+/// What a sender of Opus (payload type [`OPUS_PT`]) with `ssrc` declares to
+/// `produce`.
 pub fn opus_send_parameters(ssrc: u32) -> RtpParameters {
     RtpParameters {
         mid: None,
@@ -99,4 +88,17 @@ pub fn rtp_payload(packet: &[u8]) -> &[u8] {
         offset += 4 + words * 4;
     }
     &packet[offset..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_round_trip() {
+        let packet = rtp_packet(OPUS_PT, 7, 960, 42, b"opus");
+        assert!(!is_rtcp(&packet));
+        assert_eq!(rtp_payload(&packet), b"opus");
+        assert!(is_rtcp(&[0x80, 200, 0, 1]));
+    }
 }

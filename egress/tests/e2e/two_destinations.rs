@@ -2,20 +2,21 @@
 //! live; the down one keeps retrying and goes live when its server comes up.
 //! Then a third is added and removed while live.
 
-mod common;
-
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{
     DestinationState, Egress, EgressConfig, EgressEvent, EgressSpec, EgressState, RetryPolicy,
 };
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn one_destination_down_does_not_stop_the_other() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let up = Nginx::started(false);
     let mut down = Nginx::new(false);
     let sender = Sender::start(
@@ -27,17 +28,17 @@ async fn one_destination_down_does_not_stop_the_other() {
     )
     .await;
     let (key_a, key_b, key_c) = (
-        common::stream_key(),
-        common::stream_key(),
-        common::stream_key(),
+        support::stream_key(),
+        support::stream_key(),
+        support::stream_key(),
     );
     let spec = EgressSpec::new(
         "room-two",
         sender.video_id(),
         Some(sender.audio_id()),
         vec![
-            common::destination(&up.rtmp_url(), &key_a),
-            common::destination(&down.rtmp_url(), &key_b),
+            support::destination(&up.rtmp_url(), &key_a),
+            support::destination(&down.rtmp_url(), &key_b),
         ],
     );
     let config = EgressConfig {
@@ -46,22 +47,22 @@ async fn one_destination_down_does_not_stop_the_other() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..common::config()
+        ..support::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     let mut events = egress.events();
-    let status = common::wait_for(&egress, Duration::from_secs(15), "A live", |s| {
-        common::destination_live(s, 0)
+    let status = support::wait_for(&egress, Duration::from_secs(15), "A live", |s| {
+        support::destination_live(s, 0)
     })
     .await;
     let a = status.destinations[0].id;
     assert_eq!(status.state, EgressState::Live);
 
     // B is down: A carries on, frames keep coming.
-    let probe = common::probe(format!("{}/{key_a}", up.rtmp_url()), 6).await;
-    common::assert_flowing(&probe, 6);
+    let probe = ffprobe::probe(format!("{}/{key_a}", up.rtmp_url()), 6).await;
+    probe.assert_flowing(6);
     let status = egress.status();
-    common::show(&status);
+    support::show(&status);
     match &status.destinations[1].state {
         DestinationState::Reconnecting {
             attempt,
@@ -79,31 +80,31 @@ async fn one_destination_down_does_not_stop_the_other() {
     // B's server comes up: B goes live.
     down.start();
     let back = Instant::now();
-    common::wait_for(&egress, Duration::from_secs(10), "B live", |s| {
-        common::destination_live(s, 1)
+    support::wait_for(&egress, Duration::from_secs(10), "B live", |s| {
+        support::destination_live(s, 1)
     })
     .await;
     println!("B live {:?} after its server came up", back.elapsed());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let probe = common::probe(format!("{}/{key_b}", down.rtmp_url()), 5).await;
-    common::assert_flowing(&probe, 5);
+    let probe = ffprobe::probe(format!("{}/{key_b}", down.rtmp_url()), 5).await;
+    probe.assert_flowing(5);
     assert_eq!((probe.width, probe.height), (1280, 720));
 
     // A third destination while live, then removed: the others stay live.
     let c = egress
-        .add_destination(common::destination(&up.rtmp_url(), &key_c))
+        .add_destination(support::destination(&up.rtmp_url(), &key_c))
         .await
         .unwrap();
-    common::wait_for(&egress, Duration::from_secs(10), "C live", |s| {
-        common::destination_live(s, 2)
+    support::wait_for(&egress, Duration::from_secs(10), "C live", |s| {
+        support::destination_live(s, 2)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let probe = common::probe(format!("{}/{key_c}", up.rtmp_url()), 5).await;
-    common::assert_flowing(&probe, 5);
+    let probe = ffprobe::probe(format!("{}/{key_c}", up.rtmp_url()), 5).await;
+    probe.assert_flowing(5);
     egress.remove_destination(c).await.unwrap();
     let status = egress.status();
-    common::show(&status);
+    support::show(&status);
     assert_eq!(status.destinations.len(), 2);
     assert!(
         status

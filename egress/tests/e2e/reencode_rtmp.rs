@@ -2,22 +2,22 @@
 //! local nginx-rtmp; ffprobe checks what a player receives.
 //! Run by `egress/run-e2e.sh` (ignored in a plain `cargo test`).
 
-mod common;
-
-use common::ingest::Nginx;
-use common::probe::ffprobe;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{
     DestinationSpec, Egress, EgressSpec, EgressState, Ingest, Preset, StopReason, StreamKey,
     VideoPath,
 };
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn vp8_is_reencoded_to_720p30_cbr_with_2s_keyframes() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let nginx = Nginx::started(false);
     let sender = Sender::start(
         &media.router,
@@ -27,7 +27,7 @@ async fn vp8_is_reencoded_to_720p30_cbr_with_2s_keyframes() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
     let mut spec = EgressSpec::new(
         "room-reencode",
         sender.video_id(),
@@ -42,10 +42,11 @@ async fn vp8_is_reencoded_to_720p30_cbr_with_2s_keyframes() {
     spec.preset = Preset::Twitch;
     let target_kbps = Preset::Twitch.output().video_kbps;
     let started = Instant::now();
-    let egress = Egress::start(&media.router, spec, common::config())
+    let egress = Egress::start(&media.router, spec, support::config())
         .await
         .unwrap();
-    let status = common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;
+    let status =
+        support::wait_for(&egress, Duration::from_secs(15), "live", support::is_live).await;
     println!("live {:?} after start", started.elapsed());
     assert_eq!(
         status.input.as_ref().unwrap().video_path,
@@ -55,15 +56,9 @@ async fn vp8_is_reencoded_to_720p30_cbr_with_2s_keyframes() {
     assert!(factories.iter().any(|f| f == "x264enc"), "{factories:?}");
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    common::show(&egress.status());
-    let probe = tokio::task::spawn_blocking({
-        let url = format!("{}/{key}", nginx.rtmp_url());
-        move || ffprobe(&url, 12)
-    })
-    .await
-    .unwrap();
-    println!("ffprobe: {}", probe.report());
-    common::show(&egress.status());
+    support::show(&egress.status());
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 12).await;
+    support::show(&egress.status());
 
     assert_eq!(probe.video_codec, "h264");
     assert_eq!((probe.width, probe.height), (1280, 720));

@@ -3,20 +3,21 @@
 //! Full certificate validation (the default) refuses it at once; accepting
 //! an unknown CA (tests only) goes live.
 
-mod common;
-
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{
     DestinationState, Egress, EgressConfig, EgressSpec, EgressState, TlsValidation, VideoPath,
 };
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn rtmps_with_certificate_validation() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let nginx = Nginx::started(true);
     let sender = Sender::start(
         &media.router,
@@ -26,18 +27,18 @@ async fn rtmps_with_certificate_validation() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
     let spec = || {
         EgressSpec::new(
             "room-rtmps",
             sender.video_id(),
             Some(sender.audio_id()),
-            vec![common::destination(&nginx.rtmps_url(), &key)],
+            vec![support::destination(&nginx.rtmps_url(), &key)],
         )
     };
 
     // Production default: a self-signed ingest is refused, and not retried.
-    let strict = Egress::start(&media.router, spec(), common::config())
+    let strict = Egress::start(&media.router, spec(), support::config())
         .await
         .unwrap();
     let state = tokio::time::timeout(Duration::from_secs(15), strict.wait())
@@ -56,14 +57,14 @@ async fn rtmps_with_certificate_validation() {
 
     let config = EgressConfig {
         tls: TlsValidation::AllowUnknownCa,
-        ..common::config()
+        ..support::config()
     };
     let egress = Egress::start(&media.router, spec(), config).await.unwrap();
-    let status = common::wait_for(
+    let status = support::wait_for(
         &egress,
         Duration::from_secs(15),
         "live over rtmps",
-        common::is_live,
+        support::is_live,
     )
     .await;
     assert_eq!(
@@ -75,8 +76,8 @@ async fn rtmps_with_certificate_validation() {
         VideoPath::Reencode
     );
 
-    let probe = common::probe(format!("{}/{key}", nginx.rtmp_url()), 10).await;
-    common::show(&egress.status());
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 10).await;
+    support::show(&egress.status());
     assert_eq!(probe.video_codec, "h264");
     assert_eq!((probe.width, probe.height), (1280, 720));
     assert!((28.5..=31.5).contains(&probe.fps()), "fps {}", probe.fps());

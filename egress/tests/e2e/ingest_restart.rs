@@ -2,18 +2,19 @@
 //! destination goes reconnecting, then live again within 5 s of the server
 //! returning (with a retry cap of 2 s).
 
-mod common;
-
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{DestinationState, Egress, EgressConfig, EgressSpec, EgressState, RetryPolicy};
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn killed_ingest_comes_back_live_within_5s() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let mut nginx = Nginx::started(false);
     let sender = Sender::start(
         &media.router,
@@ -23,12 +24,12 @@ async fn killed_ingest_comes_back_live_within_5s() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
     let spec = EgressSpec::new(
         "room-restart",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![common::destination(&nginx.rtmp_url(), &key)],
+        vec![support::destination(&nginx.rtmp_url(), &key)],
     );
     let config = EgressConfig {
         retry: RetryPolicy {
@@ -36,15 +37,15 @@ async fn killed_ingest_comes_back_live_within_5s() {
             max: Duration::from_secs(2),
             ..RetryPolicy::default()
         },
-        ..common::config()
+        ..support::config()
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
-    common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;
+    support::wait_for(&egress, Duration::from_secs(15), "live", support::is_live).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     nginx.kill();
     let killed = Instant::now();
-    let status = common::wait_for(&egress, Duration::from_secs(10), "reconnecting", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(10), "reconnecting", |s| {
         matches!(
             s.destinations[0].state,
             DestinationState::Reconnecting { .. }
@@ -61,11 +62,11 @@ async fn killed_ingest_comes_back_live_within_5s() {
 
     nginx.start();
     let back = Instant::now();
-    let status = common::wait_for(
+    let status = support::wait_for(
         &egress,
         Duration::from_secs(10),
         "live again",
-        common::is_live,
+        support::is_live,
     )
     .await;
     let took = back.elapsed();
@@ -74,10 +75,10 @@ async fn killed_ingest_comes_back_live_within_5s() {
     assert!(status.destinations[0].stats.reconnects >= 1);
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    common::show(&egress.status());
-    let probe = common::probe(format!("{}/{key}", nginx.rtmp_url()), 5).await;
-    common::show(&egress.status());
-    common::assert_flowing(&probe, 5);
+    support::show(&egress.status());
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 5).await;
+    support::show(&egress.status());
+    probe.assert_flowing(5);
     egress.stop().await;
     logs.assert_absent(&key);
 }

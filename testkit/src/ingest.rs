@@ -1,14 +1,54 @@
-//! A local nginx-rtmp ingest, started by the test on free ports: its own
-//! prefix directory and nginx.conf, run in the foreground as a child that
-//! dies with the test process. Optional TLS in front (stream module,
-//! self-signed certificate from openssl) for RTMPS.
+//! A local nginx-rtmp ingest, started by the test on free ports from the
+//! one config template (`testkit/nginx-rtmp.conf`, which the browser suite
+//! renders too): its own prefix directory, run in the foreground as a child
+//! that dies with the test process. Optional TLS in front (stream module,
+//! certificate from [`crate::cert`]) for RTMPS.
 
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// The config template (see its header for the placeholders).
+pub const NGINX_RTMP_CONF: &str = include_str!("../nginx-rtmp.conf");
+
+/// A name only the tests' resolver knows (it maps it to 127.0.0.1): the
+/// TLS ingest's certificate names it, so RTMPS to it proves the connection
+/// went to the pinned address with the host name as TLS identity.
+pub const PINNED_NAME: &str = "ingest.podium.test";
+
+/// A port nothing listens on right now (TCP, 127.0.0.1).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The template with its placeholders filled and its comments dropped; the
+/// TLS lines kept only with `rtmps_port`.
+pub fn render_conf(dir: &Path, rtmp_port: u16, rtmps_port: Option<u16>) -> String {
+    let mut conf = String::new();
+    for line in NGINX_RTMP_CONF.lines() {
+        let line = match (line.strip_prefix("#tls "), rtmps_port) {
+            (Some(tls_line), Some(_)) => tls_line,
+            (Some(_), None) => continue,
+            (None, _) if line.trim_start().starts_with('#') => continue,
+            (None, _) => line,
+        };
+        conf.push_str(line);
+        conf.push('\n');
+    }
+    let conf = conf
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@RTMP_PORT@", &rtmp_port.to_string());
+    match rtmps_port {
+        Some(port) => conf.replace("@RTMPS_PORT@", &port.to_string()),
+        None => conf,
+    }
+}
 
 pub struct Nginx {
     child: Option<Child>,
@@ -18,74 +58,28 @@ pub struct Nginx {
     stopped: bool,
 }
 
-/// A name only the tests' resolver knows (it maps it to 127.0.0.1): the
-/// TLS ingest's certificate names it, so RTMPS to it proves the connection
-/// went to the pinned address with the host name as TLS identity.
-pub const PINNED_NAME: &str = "ingest.podium.test";
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Nginx {
     /// Prepares an ingest on fresh ports without starting it.
     pub fn new(tls: bool) -> Self {
         static COUNT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "podium-egress-nginx-{}-{}",
+            "podium-testkit-nginx-{}-{}",
             std::process::id(),
             COUNT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
         let rtmp_port = free_port();
         let rtmps_port = tls.then(free_port);
-        let mut stream = String::new();
-        if let Some(port) = rtmps_port {
-            let status = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                ])
-                .args(["-subj", "/CN=localhost"])
-                .args([
-                    "-addext",
-                    &format!("subjectAltName=DNS:localhost,DNS:{PINNED_NAME},IP:127.0.0.1"),
-                ])
-                .arg("-keyout")
-                .arg(dir.join("key.pem"))
-                .arg("-out")
-                .arg(dir.join("cert.pem"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl");
-            assert!(status.success(), "openssl failed");
-            stream = format!(
-                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n\
-                 stream {{ server {{ listen 127.0.0.1:{port} ssl; \
-                 ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem; \
-                 proxy_pass 127.0.0.1:{rtmp_port}; }} }}\n",
-                d = dir.display()
-            );
+        if tls {
+            let (cert, key) =
+                crate::cert::self_signed_for("localhost", &["localhost", PINNED_NAME, "127.0.0.1"]);
+            crate::cert::write_pem(&cert, &key, &dir);
         }
-        let (load_stream, stream_block) = match stream.split_once('\n') {
-            Some((load, block)) => (format!("{load}\n"), block.to_owned()),
-            None => (String::new(), String::new()),
-        };
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\n\
-             pid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\n\
-             load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{load_stream}\
-             events {{ worker_connections 128; }}\n\
-             rtmp {{ server {{ listen 127.0.0.1:{rtmp_port}; chunk_size 4096; ack_window 131072;\n\
-               application live {{ live on; record off; }} }} }}\n{stream_block}",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        std::fs::write(
+            dir.join("nginx.conf"),
+            render_conf(&dir, rtmp_port, rtmps_port),
+        )
+        .unwrap();
         Self {
             child: None,
             dir,
@@ -111,18 +105,11 @@ impl Nginx {
             .arg("-c")
             .arg(self.dir.join("nginx.conf"))
             .arg("-e")
-            .arg(self.dir.join("logs/error.log"))
+            .arg(self.dir.join("error.log"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; it makes the kernel kill nginx
-        // if the test process dies without running our Drop.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        crate::dies_with_us(&mut command);
         self.child = Some(
             command
                 .spawn()
@@ -181,7 +168,7 @@ impl Nginx {
     }
 
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 }
 
@@ -196,5 +183,25 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_renders_with_and_without_tls() {
+        let dir = Path::new("/tmp/x");
+        let plain = render_conf(dir, 1935, None);
+        assert!(plain.contains("listen 127.0.0.1:1935;"));
+        assert!(plain.contains("pid /tmp/x/nginx.pid;"));
+        assert!(!plain.contains("stream"));
+        assert!(!plain.contains('@'), "{plain}");
+        let tls = render_conf(dir, 1935, Some(1936));
+        assert!(tls.contains("load_module /usr/lib/nginx/modules/ngx_stream_module.so;"));
+        assert!(tls.contains("listen 127.0.0.1:1936 ssl;"));
+        assert!(tls.contains("proxy_pass 127.0.0.1:1935;"));
+        assert!(!tls.contains("#tls") && !tls.contains('@'), "{tls}");
     }
 }

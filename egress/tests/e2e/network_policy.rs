@@ -5,14 +5,15 @@
 //! the addresses that were checked. The first two tests are quick and run
 //! with every `cargo test`; the last needs nginx (egress/run-e2e.sh).
 
-mod common;
-
-use common::ingest::{Nginx, PINNED_NAME};
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{
-    DestinationSpec, DestinationState, Egress, EgressConfig, EgressError, EgressSpec, EgressState,
-    Ingest, NetworkPolicy, Refusal, StreamKey, TlsValidation,
+    DestinationSpec, DestinationSpecExt, DestinationState, Egress, EgressConfig, EgressError,
+    EgressSpec, EgressState, Ingest, NetworkPolicy, Refusal, StreamKey, TlsValidation,
 };
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::{Nginx, PINNED_NAME};
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::io::ErrorKind;
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ fn custom(url: &str) -> DestinationSpec {
         Ingest::Custom {
             url: url.to_owned(),
         },
-        StreamKey::new(common::stream_key()),
+        StreamKey::new(support::stream_key()),
     )
 }
 
@@ -46,8 +47,8 @@ fn assert_untouched(listener: &TcpListener) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_destinations_are_refused_before_any_connection() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -69,7 +70,7 @@ async fn internal_destinations_are_refused_before_any_connection() {
             Ingest::Ivs {
                 ingest_endpoint: endpoint.to_owned(),
             },
-            StreamKey::new(common::stream_key()),
+            StreamKey::new(support::stream_key()),
         )
     };
     let twitch = |host: &str| {
@@ -77,7 +78,7 @@ async fn internal_destinations_are_refused_before_any_connection() {
             Ingest::Twitch {
                 ingest: Some(host.to_owned()),
             },
-            StreamKey::new(common::stream_key()),
+            StreamKey::new(support::stream_key()),
         )
     };
     // Validation only: none of these is ever connected to.
@@ -124,7 +125,7 @@ async fn internal_destinations_are_refused_before_any_connection() {
                 index: 0,
                 reason: got,
             }) => {
-                assert_eq!(got, reason, "{shown}")
+                assert_eq!(got, reason, "{shown}");
             }
             other => panic!("{shown}: {other:?}"),
         }
@@ -179,7 +180,7 @@ async fn internal_destinations_are_refused_before_any_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attempt_resolves_and_checks_the_host_again() {
-    let media = common::media().await;
+    let media = Media::start().await;
     let sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -235,8 +236,8 @@ async fn every_attempt_resolves_and_checks_the_host_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn an_allowlisted_name_is_reached_at_its_pinned_address_with_its_tls_identity() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let nginx = Nginx::started(true);
     let sender = Sender::start(
         &media.router,
@@ -258,7 +259,7 @@ async fn an_allowlisted_name_is_reached_at_its_pinned_address_with_its_tls_ident
         tls: TlsValidation::AllowUnknownCa,
         ..EgressConfig::default()
     };
-    let key = common::stream_key();
+    let key = support::stream_key();
     let rtmp = nginx.rtmp_url().replace("127.0.0.1", PINNED_NAME);
     let rtmps = nginx.rtmps_url().replace("127.0.0.1", PINNED_NAME);
     let spec = EgressSpec::new(
@@ -266,17 +267,17 @@ async fn an_allowlisted_name_is_reached_at_its_pinned_address_with_its_tls_ident
         sender.video_id(),
         Some(sender.audio_id()),
         vec![
-            common::destination(&rtmp, &key),
-            common::destination(&rtmps, &common::stream_key()),
+            support::destination(&rtmp, &key),
+            support::destination(&rtmps, &support::stream_key()),
         ],
     );
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
-    let status = common::wait_for(&egress, Duration::from_secs(20), "both live", |s| {
-        common::destination_live(s, 0) && common::destination_live(s, 1)
+    let status = support::wait_for(&egress, Duration::from_secs(20), "both live", |s| {
+        support::destination_live(s, 0) && support::destination_live(s, 1)
     })
     .await;
-    common::show(&status);
-    let probe = common::probe(format!("{}/{key}", nginx.rtmp_url()), 4).await;
+    support::show(&status);
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 4).await;
     assert_eq!(probe.video_codec, "h264");
     egress.stop().await;
     logs.assert_absent(&key);

@@ -2,14 +2,14 @@
 //! and pipeline but no ingest: the destination is a port nothing listens on,
 //! so it keeps reconnecting. Fast enough for every `cargo test`.
 
-mod common;
-
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use mediasoup::prelude::*;
 use podium_egress::{
     DestinationError, DestinationSpec, DestinationState, Egress, EgressConfig, EgressError,
     EgressSpec, EgressState, Ingest, OutputProfile, Preset, RetryPolicy, StopReason, StreamKey,
 };
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::Duration;
 
 fn config() -> EgressConfig {
@@ -19,7 +19,7 @@ fn config() -> EgressConfig {
             max: Duration::from_millis(800),
             ..RetryPolicy::default()
         },
-        network: common::local_network(),
+        network: support::local_network(),
         ..EgressConfig::default()
     }
 }
@@ -45,8 +45,8 @@ fn custom(port: u16, key: &str) -> DestinationSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_bad_requests_without_leaking_keys() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -55,7 +55,7 @@ async fn refuses_bad_requests_without_leaking_keys() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
 
     let no_destination = EgressSpec::new("t", sender.video_id(), None, vec![]);
     assert!(matches!(
@@ -111,8 +111,8 @@ async fn refuses_bad_requests_without_leaking_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeps_reconnecting_to_a_closed_port_then_stops() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -121,8 +121,8 @@ async fn keeps_reconnecting_to_a_closed_port_then_stops() {
         },
     )
     .await;
-    let key = common::stream_key();
-    let closed = common::ingest::free_port();
+    let key = support::stream_key();
+    let closed = podium_testkit::free_port();
     let mut spec = EgressSpec::new(
         "room-1",
         sender.video_id(),
@@ -133,7 +133,7 @@ async fn keeps_reconnecting_to_a_closed_port_then_stops() {
     let egress = Egress::start(&media.router, spec, config()).await.unwrap();
     let mut events = egress.events();
 
-    let status = common::wait_for(&egress, Duration::from_secs(15), "three attempts", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(15), "three attempts", |s| {
         matches!(s.destinations[0].state, DestinationState::Reconnecting { attempt, .. } if attempt >= 3)
     })
     .await;
@@ -147,11 +147,11 @@ async fn keeps_reconnecting_to_a_closed_port_then_stops() {
     assert!(json.contains("\"state\":\"reconnecting\""), "{json}");
 
     // Media flows into the muxer meanwhile (VP8 re-encoded).
-    let status = common::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
         s.stats.fps > 20.0
     })
     .await;
-    common::show(&status);
+    support::show(&status);
     let factories = egress.element_factories().await.unwrap();
     assert!(factories.iter().any(|f| f == "x264enc"), "{factories:?}");
 
@@ -162,7 +162,7 @@ async fn keeps_reconnecting_to_a_closed_port_then_stops() {
         Err(EgressError::LastDestination)
     ));
     let other = egress
-        .add_destination(custom(closed, &common::stream_key()))
+        .add_destination(custom(closed, &support::stream_key()))
         .await
         .unwrap();
     assert_eq!(egress.status().destinations.len(), 2);
@@ -192,7 +192,7 @@ async fn keeps_reconnecting_to_a_closed_port_then_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ends_when_the_video_producer_closes() {
-    let media = common::media().await;
+    let media = Media::start().await;
     let mut sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -205,7 +205,7 @@ async fn ends_when_the_video_producer_closes() {
         "room-2",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![custom(common::ingest::free_port(), &common::stream_key())],
+        vec![custom(podium_testkit::free_port(), &support::stream_key())],
     );
     spec.output = Some(small());
     let config = EgressConfig {
@@ -214,7 +214,7 @@ async fn ends_when_the_video_producer_closes() {
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     sender.close_video();
-    common::wait_for(&egress, Duration::from_secs(5), "waiting for input", |s| {
+    support::wait_for(&egress, Duration::from_secs(5), "waiting for input", |s| {
         matches!(s.state, EgressState::WaitingForInput { .. })
     })
     .await;
@@ -231,8 +231,8 @@ async fn ends_when_the_video_producer_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulcast_producer_is_pinned_and_flows() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let sender = Sender::start(
         &media.router,
         VideoIn::Vp8Simulcast {
@@ -245,17 +245,17 @@ async fn a_simulcast_producer_is_pinned_and_flows() {
         "room-3",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![custom(common::ingest::free_port(), &common::stream_key())],
+        vec![custom(podium_testkit::free_port(), &support::stream_key())],
     );
     spec.output = Some(small());
     // The top layer (2) is asked for; only layer 0 is sent, which mediasoup
     // forwards meanwhile.
     let egress = Egress::start(&media.router, spec, config()).await.unwrap();
-    let status = common::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
         s.stats.fps > 20.0
     })
     .await;
-    common::show(&status);
+    support::show(&status);
     let text = logs.text();
     assert!(text.contains("simulcast consumer pinned to one layer") && text.contains("spatial=2"));
     egress.stop().await;
@@ -263,7 +263,7 @@ async fn a_simulcast_producer_is_pinned_and_flows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_producers_within_the_grace_period_resume_the_egress() {
-    let media = common::media().await;
+    let media = Media::start().await;
     let mut sender = Sender::start(
         &media.router,
         VideoIn::Vp8 {
@@ -276,7 +276,7 @@ async fn new_producers_within_the_grace_period_resume_the_egress() {
         "room-4",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![custom(common::ingest::free_port(), &common::stream_key())],
+        vec![custom(podium_testkit::free_port(), &support::stream_key())],
     );
     spec.output = Some(small());
     let config = EgressConfig {
@@ -285,14 +285,14 @@ async fn new_producers_within_the_grace_period_resume_the_egress() {
     };
     let egress = Egress::start(&media.router, spec, config).await.unwrap();
     let mut events = egress.events();
-    common::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
+    support::wait_for(&egress, Duration::from_secs(10), "frames", |s| {
         s.stats.fps > 20.0
     })
     .await;
 
     // The teacher leaves: the egress waits, and says why.
     sender.close_video();
-    let status = common::wait_for(&egress, Duration::from_secs(5), "waiting", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(5), "waiting", |s| {
         matches!(s.state, EgressState::WaitingForInput { .. })
     })
     .await;
@@ -338,11 +338,11 @@ async fn new_producers_within_the_grace_period_resume_the_egress() {
         .replace_input(again.video_id(), Some(again.audio_id()))
         .await
         .unwrap();
-    let status = common::wait_for(&egress, Duration::from_secs(10), "frames again", |s| {
+    let status = support::wait_for(&egress, Duration::from_secs(10), "frames again", |s| {
         s.stats.fps > 20.0 && s.input.is_some()
     })
     .await;
-    common::show(&status);
+    support::show(&status);
     assert!(matches!(
         status.state,
         EgressState::Starting | EgressState::Reconnecting

@@ -2,18 +2,19 @@
 //! makes a keyframe only every 10 s unless asked; the output has one every
 //! 2 s because the egress asks mediasoup for them (PLI to the producer).
 
-mod common;
-
-use common::ingest::Nginx;
-use common::sender::{Sender, VideoIn};
+use crate::support;
 use podium_egress::{Egress, EgressSpec, Preset, VideoPath};
+use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
+use podium_testkit::media::Media;
+use podium_testkit::sender::{Sender, VideoIn};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
 async fn h264_passes_through_with_requested_keyframes() {
-    let logs = common::logs();
-    let media = common::media().await;
+    let logs = support::logs();
+    let media = Media::start().await;
     let nginx = Nginx::started(false);
     let sender = Sender::start(
         &media.router,
@@ -24,19 +25,20 @@ async fn h264_passes_through_with_requested_keyframes() {
         },
     )
     .await;
-    let key = common::stream_key();
+    let key = support::stream_key();
     let mut spec = EgressSpec::new(
         "room-passthrough",
         sender.video_id(),
         Some(sender.audio_id()),
-        vec![common::destination(&nginx.rtmp_url(), &key)],
+        vec![support::destination(&nginx.rtmp_url(), &key)],
     );
     // IVS's rules: baseline, which the constrained-baseline input meets.
     spec.preset = Preset::Ivs;
-    let egress = Egress::start(&media.router, spec, common::config())
+    let egress = Egress::start(&media.router, spec, support::config())
         .await
         .unwrap();
-    let status = common::wait_for(&egress, Duration::from_secs(15), "live", common::is_live).await;
+    let status =
+        support::wait_for(&egress, Duration::from_secs(15), "live", support::is_live).await;
     assert_eq!(
         status.input.as_ref().unwrap().video_path,
         VideoPath::Passthrough
@@ -69,8 +71,8 @@ async fn h264_passes_through_with_requested_keyframes() {
     assert!(factories.iter().any(|f| f == "rtph264depay"));
     assert!(factories.iter().any(|f| f == "h264parse"));
 
-    let probe = common::probe(format!("{}/{key}", nginx.rtmp_url()), 12).await;
-    common::show(&egress.status());
+    let probe = ffprobe::probe(format!("{}/{key}", nginx.rtmp_url()), 12).await;
+    support::show(&egress.status());
     assert_eq!(probe.video_codec, "h264");
     assert_eq!((probe.width, probe.height), (1280, 720));
     assert!(

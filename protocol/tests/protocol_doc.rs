@@ -1,20 +1,21 @@
 //! docs/PROTOCOL.md is generated from the protocol's own types: the variant
-//! and field docs come from protocol.rs and error.rs, every request example
-//! is parsed by the server's parser, every notification example is built from
-//! the `Notification` enum, and every variant must appear. A stale document
-//! fails this test; `PODIUM_UPDATE_DOCS=1 cargo test -p podium-server --test
-//! protocol_doc` rewrites it.
+//! and field docs come from signaling.rs and error.rs, every request example
+//! is parsed by the protocol's parser, every notification example is built
+//! from the `Notification` enum, and every variant must appear. A stale
+//! document fails this test; `PODIUM_UPDATE_DOCS=1 cargo test -p
+//! podium-protocol` rewrites it.
 
-use podium_server::auth::Role;
-use podium_server::error::ErrorCode;
-use podium_server::ids::PeerId;
-use podium_server::signaling::protocol::{
-    self, ChatFrom, CloseReason, Notification, PeerInfo, ProducerInfo, Request, Source,
+use podium_protocol::signaling::{self, RESPONSE_TYPES};
+use podium_protocol::{
+    ChatFrom, CloseReason, ConsumerId, DestinationId, DestinationState, DestinationStats,
+    DestinationStatus, EgressId, EgressState, EgressStats, EgressStatus, ErrorCode, InputStatus,
+    InputVideoCodec, Notification, PeerId, PeerInfo, ProducerId, ProducerInfo, Request, Role,
+    Source, VideoPath,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const PROTOCOL_RS: &str = include_str!("../src/signaling/protocol.rs");
+const PROTOCOL_RS: &str = include_str!("../src/signaling.rs");
 const ERROR_RS: &str = include_str!("../src/error.rs");
 const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
 
@@ -47,6 +48,47 @@ fn lower_first(name: &str) -> String {
         .next()
         .map(|c| c.to_lowercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// Reads `pub struct <name> { ... }` as rustfmt lays it out: its doc
+/// comment, and its fields (wire name, type, doc).
+fn structure(source: &str, name: &str) -> Variant {
+    let start = source
+        .find(&format!("pub struct {name} {{"))
+        .unwrap_or_else(|| panic!("struct {name}"));
+    let doc: Vec<String> = source[..start]
+        .lines()
+        .rev()
+        .skip_while(|l| l.trim().is_empty() || l.starts_with("pub struct"))
+        .skip_while(|l| l.starts_with("#["))
+        .take_while(|l| l.starts_with("///"))
+        .map(|l| l.trim_start_matches("///").trim().to_owned())
+        .collect();
+    let body = &source[start..];
+    let body = &body[..body.find("\n}").expect("struct end")];
+    let (mut fields, mut field_doc) = (Vec::new(), Vec::<String>::new());
+    for line in body.lines().skip(1) {
+        let text = line.trim();
+        if let Some(comment) = text.strip_prefix("///") {
+            field_doc.push(comment.trim().to_owned());
+        } else if let Some((field, ty)) = text
+            .strip_prefix("pub ")
+            .and_then(|t| t.trim_end_matches(',').split_once(": "))
+        {
+            let wire = if field == "consumer_type" {
+                "type".to_owned()
+            } else {
+                camel(field)
+            };
+            fields.push((wire, ty.to_owned(), field_doc.join(" ")));
+            field_doc.clear();
+        }
+    }
+    Variant {
+        name: name.to_owned(),
+        doc: doc.into_iter().rev().collect::<Vec<_>>().join(" "),
+        fields,
+    }
 }
 
 /// Reads `pub enum <name> { ... }` as rustfmt lays it out.
@@ -160,10 +202,8 @@ fn notification_examples() -> Vec<Notification> {
         hand_raised: false,
         can_speak: true,
     };
-    let producer: mediasoup::prelude::ProducerId =
-        "5f0c1e2a-8d4b-4c6e-9a1f-2b3c4d5e6f70".parse().unwrap();
-    let consumer: mediasoup::prelude::ConsumerId =
-        "6a1d2f3b-9e5c-4d7f-8b20-3c4d5e6f7081".parse().unwrap();
+    let producer: ProducerId = "5f0c1e2a-8d4b-4c6e-9a1f-2b3c4d5e6f70".parse().unwrap();
+    let consumer: ConsumerId = "6a1d2f3b-9e5c-4d7f-8b20-3c4d5e6f7081".parse().unwrap();
     vec![
         Notification::PeerJoined { peer: info() },
         Notification::PeerLeft { peer_id: peer },
@@ -176,7 +216,7 @@ fn notification_examples() -> Vec<Notification> {
             producer: ProducerInfo {
                 id: producer,
                 peer_id: peer,
-                kind: mediasoup::prelude::MediaKind::Video,
+                kind: mediasoup_types::rtp_parameters::MediaKind::Video,
                 source: Source::Camera,
                 paused: false,
             },
@@ -213,7 +253,39 @@ fn notification_examples() -> Vec<Notification> {
             at: 1_795_000_000_000,
         },
         Notification::EgressStatus {
-            egress: serde_json::json!({ "id": "…", "state": "live" }),
+            egress: EgressStatus {
+                id: "0b6c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
+                    .parse::<EgressId>()
+                    .unwrap(),
+                label: "math-101".into(),
+                state: EgressState::Live,
+                input: Some(InputStatus {
+                    video: InputVideoCodec::Vp8,
+                    video_path: VideoPath::Reencode,
+                    has_audio: true,
+                    video_flowing: true,
+                    audio_flowing: true,
+                }),
+                stats: EgressStats {
+                    uptime_secs: 42.0,
+                    fps: 30.0,
+                    bitrate_bps: 2_600_000,
+                    bytes_muxed: 13_650_000,
+                },
+                destinations: vec![DestinationStatus {
+                    id: "1c7d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f"
+                        .parse::<DestinationId>()
+                        .unwrap(),
+                    url: "rtmps://a.rtmps.youtube.com:443/live2/***".into(),
+                    state: DestinationState::Live,
+                    stats: DestinationStats {
+                        bytes_out: 13_600_000,
+                        bitrate_bps: 2_600_000,
+                        uptime_secs: 41.5,
+                        reconnects: 0,
+                    },
+                }],
+            },
         },
         Notification::Closed {
             reason: CloseReason::Kicked,
@@ -239,8 +311,10 @@ fn render_variant(out: &mut String, v: &Variant, example: &str) {
 fn render() -> String {
     let mut out = String::from(
         "# Podium signaling protocol\n\n\
-         <!-- Generated by server/tests/protocol_doc.rs from server/src/signaling/protocol.rs and \
-         server/src/error.rs. Do not edit: run PODIUM_UPDATE_DOCS=1 cargo test -p podium-server --test protocol_doc -->\n\n\
+         <!-- Generated by protocol/tests/protocol_doc.rs from protocol/src/signaling.rs and \
+         protocol/src/error.rs. Do not edit: run PODIUM_UPDATE_DOCS=1 cargo test -p podium-protocol -->\n\n\
+         The browser's TypeScript for these messages is generated from the same types: \
+         `client/src/generated/protocol.ts`.\n\n\
          One WebSocket per peer: `GET /ws`, offering the subprotocols `podium` and \
          `podium.token.<join token>` (browsers: `new WebSocket(url, [\"podium\", \"podium.token.\" + token])`; \
          tools may send `Authorization: Bearer <join token>` instead). The server answers 101 with \
@@ -274,8 +348,8 @@ fn render() -> String {
             .get(method.as_str())
             .unwrap_or_else(|| panic!("no example for {method}"));
         let text = format!(r#"{{"id":1,"method":"{method}","data":{data}}}"#);
-        let (_, parsed) =
-            protocol::parse(&text).unwrap_or_else(|(_, e)| panic!("example for {method}: {e}"));
+        let (_, parsed) = signaling::parse(&text)
+            .unwrap_or_else(|e| panic!("example for {method}: {}", e.message));
         assert_eq!(parsed.method(), method);
         let pretty = serde_json::to_string_pretty(
             &serde_json::from_str::<serde_json::Value>(&text).unwrap(),
@@ -286,6 +360,16 @@ fn render() -> String {
 
     out.push_str("## Responses\n\nThe `data` of a successful response, by request:\n\n");
     for v in variants(PROTOCOL_RS, "ResponseData") {
+        let v = structure(PROTOCOL_RS, &v.name);
+        let methods: Vec<String> = RESPONSE_TYPES
+            .iter()
+            .filter(|(_, ty)| *ty == v.name)
+            .map(|(m, _)| format!("`{m}`"))
+            .collect();
+        let v = Variant {
+            doc: format!("{} (answers {})", v.doc, methods.join(", ")),
+            ..v
+        };
         let _ = writeln!(
             out,
             "- **{}**{}",
@@ -308,10 +392,7 @@ fn render() -> String {
             );
         }
     }
-    out.push_str(
-        "\n`join` answers Joined, `createTransport` TransportCreated, `restartIce` IceRestarted, \
-         `produce` Produced, `consume` Consumed, `startRestream` Restream; the others answer `{}`.\n\n## Notifications\n\n",
-    );
+    out.push_str("\n## Notifications\n\n");
     let notifications = notification_examples();
     let by_name: BTreeMap<&str, &Notification> =
         notifications.iter().map(|n| (n.name(), n)).collect();
@@ -350,11 +431,11 @@ fn every_variant_is_documented_and_its_example_parses() {
         .collect();
     assert_eq!(
         documented,
-        Request::VARIANTS,
+        Request::methods(),
         "the doc reader sees every request"
     );
     let examples: Vec<&str> = request_examples().keys().copied().collect();
-    let mut variants_sorted = Request::VARIANTS.to_vec();
+    let mut variants_sorted = Request::methods().to_vec();
     variants_sorted.sort();
     assert_eq!(examples, variants_sorted, "one example per request");
     let mut notified: Vec<&str> = notification_examples()
@@ -362,7 +443,7 @@ fn every_variant_is_documented_and_its_example_parses() {
         .map(Notification::name)
         .collect();
     notified.sort();
-    let mut all = Notification::VARIANTS.to_vec();
+    let mut all = Notification::names().to_vec();
     all.sort();
     assert_eq!(notified, all, "one example per notification");
     assert_eq!(
@@ -381,6 +462,6 @@ fn protocol_md_is_up_to_date() {
     let committed = std::fs::read_to_string(DOC_PATH).unwrap_or_default();
     assert!(
         committed == fresh,
-        "docs/PROTOCOL.md is stale: run PODIUM_UPDATE_DOCS=1 cargo test -p podium-server --test protocol_doc"
+        "docs/PROTOCOL.md is stale: run PODIUM_UPDATE_DOCS=1 cargo test -p podium-protocol"
     );
 }

@@ -1,13 +1,15 @@
 //! A GStreamer RTP sender feeding mediasoup PlainTransport producers
-//! (comedia): test video (VP8 or H.264) and a sine tone (Opus). It also
-//! receives mediasoup's RTCP on the same sockets, so keyframe requests
-//! (PLI) reach its encoder as they would reach a browser's.
+//! (comedia): test video (VP8 or H.264) and a sine tone (Opus, declared as
+//! [`crate::rtp::opus_send_parameters`]). It also receives mediasoup's RTCP
+//! on the same sockets, so keyframe requests (PLI) reach its encoder as they
+//! would reach a browser's.
 
+use crate::media::loopback_listen_info;
+use crate::rtp::{OPUS_PT, opus_send_parameters};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use mediasoup::prelude::*;
-use std::net::{IpAddr, Ipv4Addr};
-use std::num::{NonZeroU8, NonZeroU32};
+use std::num::NonZeroU32;
 
 #[derive(Debug, Clone, Copy)]
 pub enum VideoIn {
@@ -32,8 +34,9 @@ pub enum VideoIn {
 pub struct Sender {
     pipeline: Option<gst::Pipeline>,
     ports: (u16, u16),
-    video: Option<Producer>,
-    audio: Option<Producer>,
+    // Held to keep the producers open; dropped to close them.
+    _video: Option<Producer>,
+    _audio: Option<Producer>,
     video_id: ProducerId,
     audio_id: ProducerId,
     _transports: Vec<PlainTransport>,
@@ -43,8 +46,18 @@ const VIDEO_SSRC: u32 = 11_111_111;
 const AUDIO_SSRC: u32 = 22_222_222;
 
 impl Sender {
+    /// Producers on `router`, and the pipeline sending to them.
     pub async fn start(router: &Router, video: VideoIn) -> Self {
         Self::start_with(router, video, true).await
+    }
+
+    /// Producers only; the caller runs [`pipeline`] elsewhere. Returns the
+    /// producers' transports' ports for it.
+    pub async fn producers_only(router: &Router, video: VideoIn) -> (Self, u16, u16) {
+        let mut sender = Self::start_with(router, video, false).await;
+        let ports = sender.ports;
+        sender.pipeline.take();
+        (sender, ports.0, ports.1)
     }
 
     async fn start_with(router: &Router, video: VideoIn, run: bool) -> Self {
@@ -83,7 +96,7 @@ impl Sender {
                         })
                         .collect(),
                     rtcp: RtcpParameters {
-                        cname: Some("sender".into()),
+                        cname: Some("podium-test".into()),
                         reduced_size: true,
                     },
                     ..Default::default()
@@ -94,25 +107,7 @@ impl Sender {
         let audio_producer = audio_transport
             .produce(ProducerOptions::new(
                 MediaKind::Audio,
-                RtpParameters {
-                    codecs: vec![RtpCodecParameters::Audio {
-                        mime_type: MimeTypeAudio::Opus,
-                        payload_type: 111,
-                        clock_rate: NonZeroU32::new(48000).unwrap(),
-                        channels: NonZeroU8::new(2).unwrap(),
-                        parameters: RtpCodecParametersParameters::default(),
-                        rtcp_feedback: vec![],
-                    }],
-                    encodings: vec![RtpEncodingParameters {
-                        ssrc: Some(AUDIO_SSRC),
-                        ..Default::default()
-                    }],
-                    rtcp: RtcpParameters {
-                        cname: Some("sender".into()),
-                        reduced_size: true,
-                    },
-                    ..Default::default()
-                },
+                opus_send_parameters(AUDIO_SSRC),
             ))
             .await
             .expect("audio producer");
@@ -133,15 +128,33 @@ impl Sender {
             ports,
             video_id: video_producer.id(),
             audio_id: audio_producer.id(),
-            video: Some(video_producer),
-            audio: Some(audio_producer),
+            _video: Some(video_producer),
+            _audio: Some(audio_producer),
             _transports: vec![video_transport, audio_transport],
         }
+    }
+
+    pub fn video_id(&self) -> ProducerId {
+        self.video_id
+    }
+
+    pub fn audio_id(&self) -> ProducerId {
+        self.audio_id
+    }
+
+    /// Closes the video producer (the teacher left).
+    pub fn close_video(&mut self) {
+        self._video = None;
+    }
+
+    pub fn close_audio(&mut self) {
+        self._audio = None;
     }
 }
 
 /// The sender's pipeline, towards mediasoup's ports (`Sender` runs it in
-/// this process; the benchmark runs it in a child, to keep its CPU apart).
+/// this process; the egress benchmark runs it in a child, to keep its CPU
+/// apart).
 pub fn pipeline(video: VideoIn, video_port: u16, audio_port: u16) -> gst::Pipeline {
     gst::init().unwrap();
     let encoder = match video {
@@ -164,7 +177,7 @@ pub fn pipeline(video: VideoIn, video_port: u16, audio_port: u16) -> gst::Pipeli
          rtpbin.send_rtcp_src_0 ! vfunnel. \
          udpsrc name=vrtcp address=127.0.0.1 port=0 caps=application/x-rtcp ! rtpbin.recv_rtcp_sink_0 \
          audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audio/x-raw,rate=48000,channels=2 ! \
-         opusenc bitrate=64000 ! rtpopuspay pt=111 ssrc={AUDIO_SSRC} ! rtpbin.send_rtp_sink_1 \
+         opusenc bitrate=64000 ! rtpopuspay pt={OPUS_PT} ssrc={AUDIO_SSRC} ! rtpbin.send_rtp_sink_1 \
          rtpbin.send_rtp_src_1 ! funnel name=afunnel ! udpsink name=asink host=127.0.0.1 port={audio_port} sync=false async=false close-socket=false \
          rtpbin.send_rtcp_src_1 ! afunnel. \
          udpsrc name=artcp address=127.0.0.1 port=0 caps=application/x-rtcp ! rtpbin.recv_rtcp_sink_1"
@@ -185,34 +198,6 @@ pub fn pipeline(video: VideoIn, video_port: u16, audio_port: u16) -> gst::Pipeli
     pipeline
 }
 
-impl Sender {
-    /// Producers only; the caller runs [`pipeline`] elsewhere. Returns the
-    /// producers' transports' ports for it.
-    pub async fn producers_only(router: &Router, video: VideoIn) -> (Self, u16, u16) {
-        let mut sender = Self::start_with(router, video, false).await;
-        let ports = sender.ports;
-        sender.pipeline.take();
-        (sender, ports.0, ports.1)
-    }
-
-    pub fn video_id(&self) -> ProducerId {
-        self.video_id
-    }
-
-    pub fn audio_id(&self) -> ProducerId {
-        self.audio_id
-    }
-
-    /// Closes the video producer (the teacher left).
-    pub fn close_video(&mut self) {
-        self.video = None;
-    }
-
-    pub fn close_audio(&mut self) {
-        self.audio = None;
-    }
-}
-
 impl Drop for Sender {
     fn drop(&mut self) {
         if let Some(pipeline) = &self.pipeline {
@@ -222,17 +207,7 @@ impl Drop for Sender {
 }
 
 async fn comedia_transport(router: &Router) -> PlainTransport {
-    let mut options = PlainTransportOptions::new(ListenInfo {
-        protocol: Protocol::Udp,
-        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        announced_address: None,
-        expose_internal_ip: false,
-        port: None,
-        port_range: None,
-        flags: None,
-        send_buffer_size: None,
-        recv_buffer_size: None,
-    });
+    let mut options = PlainTransportOptions::new(loopback_listen_info());
     options.comedia = true;
     options.rtcp_mux = true;
     router
