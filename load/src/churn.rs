@@ -7,8 +7,8 @@ use crate::crowd::Record;
 use crate::measure::{self, judge};
 use crate::procfs::Machine;
 use crate::report::Step;
-use crate::session::Session;
 use crate::stats::{round1, round2, slope};
+use crate::testbed::Testbed;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -54,12 +54,12 @@ pub struct ChurnReport {
     pub server_stopped: String,
 }
 
-pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
-    let ids = session
+pub async fn churn(testbed: &mut Testbed, plan: &Plan) -> Vec<Sample> {
+    let ids = testbed
         .crowd
         .spawn_many(plan.students, plan.join_rate)
         .await;
-    session
+    testbed
         .crowd
         .settle(
             &ids,
@@ -67,40 +67,40 @@ pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
         )
         .await;
     let start = Instant::now();
-    let mut order: VecDeque<u64> = session.crowd.live().into_iter().collect();
+    let mut order: VecDeque<u64> = testbed.crowd.live().into_iter().collect();
     let mut samples = Vec::new();
-    let mut probe = session.probe().await;
+    let mut probe = testbed.probe().await;
     let mut window_joins: Vec<u64> = Vec::new();
     let mut next_sample = start + plan.sample;
     let mut next_swap = start;
     let gap = Duration::from_secs_f64(1.0 / plan.rate.max(0.01));
     let mut drop_next = false;
-    while start.elapsed() < plan.duration && session.server.is_running() {
+    while start.elapsed() < plan.duration && testbed.server.is_running() {
         let now = Instant::now();
         if now >= next_swap {
             next_swap += gap;
             // The oldest student goes, a new one comes.
             while let Some(old) = order.pop_front() {
-                if session.crowd.records.get(&old).is_some_and(Record::is_live) {
+                if testbed.crowd.records.get(&old).is_some_and(Record::is_live) {
                     let how = if drop_next { Exit::Drop } else { Exit::Leave };
                     drop_next = !drop_next;
-                    session.crowd.dismiss(old, how);
+                    testbed.crowd.dismiss(old, how);
                     break;
                 }
             }
-            let new = session.crowd.spawn();
+            let new = testbed.crowd.spawn();
             order.push_back(new);
             window_joins.push(new);
         }
         if now >= next_sample {
             next_sample += plan.sample;
-            let next = session.probe().await;
+            let next = testbed.probe().await;
             // Joins of this window that have settled; the others count next time.
-            let figures = session.crowd.figures(&window_joins, false);
-            let live = session.crowd.live().len();
+            let figures = testbed.crowd.figures(&window_joins, false);
+            let live = testbed.crowd.live().len();
             let mut step = measure::step(
                 "churn",
-                session.workers,
+                testbed.workers,
                 plan.students,
                 &probe,
                 &next,
@@ -127,7 +127,7 @@ pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
             samples.push(sample);
             // Joins still under way are counted in the next window.
             window_joins.retain(|id| {
-                session
+                testbed
                     .crowd
                     .records
                     .get(id)
@@ -139,7 +139,7 @@ pub async fn churn(session: &mut Session, plan: &Plan) -> Vec<Sample> {
         let wait = wake
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(200));
-        session.crowd.idle(wait).await;
+        testbed.crowd.idle(wait).await;
     }
     samples
 }

@@ -15,9 +15,9 @@ mod prom;
 mod ramp;
 mod report;
 mod server;
-mod session;
 mod signaling;
 mod stats;
+mod testbed;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -8,7 +8,7 @@ use crate::measure::{self, judge};
 use crate::media::{LAYERS, MediaSet, OPUS_KBPS};
 use crate::procfs::Machine;
 use crate::report::{EngineCeiling, Report, Run, table};
-use crate::session::{Session, Setup};
+use crate::testbed::{Setup, Testbed};
 use crate::{plot, ramp};
 use anyhow::{Context, bail};
 use std::sync::Arc;
@@ -125,15 +125,15 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
     for &workers in &common.workers {
         println!("\n== {workers} worker(s)");
         print!("{}", table(&[]));
-        let mut session = Session::open(
+        let mut testbed = Testbed::open(
             &setup,
             workers,
             Arc::clone(&media),
             &format!("ramp-w{workers}"),
         )
         .await?;
-        let mut run = ramp::ramp(&mut session, &plan).await;
-        let (teacher, tail, stopped) = session.close().await;
+        let mut run = ramp::ramp(&mut testbed, &plan).await;
+        let (teacher, tail, stopped) = testbed.close().await;
         run.teacher = teacher;
         run.server_log_tail = tail;
         tracing::info!(workers, %stopped, "server stopped");
@@ -179,10 +179,10 @@ pub async fn churn(args: ChurnArgs) -> anyhow::Result<()> {
         goal_loss_pct: common.goal_loss,
         goal_join_p95_ms: common.goal_join_p95,
     };
-    let mut session = Session::open(&setup, workers, media, "churn").await?;
-    let samples = churn::churn(&mut session, &plan).await;
-    let alive = session.server.is_running();
-    let (_, _, stopped) = session.close().await;
+    let mut testbed = Testbed::open(&setup, workers, media, "churn").await?;
+    let samples = churn::churn(&mut testbed, &plan).await;
+    let alive = testbed.server.is_running();
+    let (_, _, stopped) = testbed.close().await;
     let summary = churn::summarize(&samples, plan.warmup);
     let minutes = samples.last().map_or(0.0, |s| s.minute);
     let verdict = if alive {
@@ -256,16 +256,16 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     let setup = setup(common)?;
     let media = media(common)?;
     let workers = common.workers.last().copied().unwrap_or(2);
-    let mut session = Session::open(&setup, workers, media, "smoke").await?;
+    let mut testbed = Testbed::open(&setup, workers, media, "smoke").await?;
     let mut failures: Vec<String> = Vec::new();
 
-    let ids = session.crowd.spawn_many(args.students, 0.0).await;
-    session.crowd.settle(&ids, Duration::from_secs(60)).await;
-    session.crowd.idle(Duration::from_secs(2)).await;
-    let before = session.probe().await;
-    session.crowd.idle(Duration::from_secs(args.secs)).await;
-    let after = session.probe().await;
-    let figures = session.crowd.figures(&ids, true);
+    let ids = testbed.crowd.spawn_many(args.students, 0.0).await;
+    testbed.crowd.settle(&ids, Duration::from_secs(60)).await;
+    testbed.crowd.idle(Duration::from_secs(2)).await;
+    let before = testbed.probe().await;
+    testbed.crowd.idle(Duration::from_secs(args.secs)).await;
+    let after = testbed.probe().await;
+    let figures = testbed.crowd.figures(&ids, true);
     let mut step = measure::step("smoke", workers, args.students, &before, &after, &figures);
     step.verdict = judge(&step, common.goal_loss, common.goal_join_p95).2;
     print!("{}", table(std::slice::from_ref(&step)));
@@ -289,19 +289,19 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     }
 
     // A little churn: students leave (politely or not) and others come.
-    let live = session.crowd.live();
+    let live = testbed.crowd.live();
     let mut replacements = Vec::new();
     for (i, bot) in live.iter().take(args.churn).enumerate() {
-        session
+        testbed
             .crowd
             .dismiss(*bot, if i % 2 == 0 { Exit::Leave } else { Exit::Drop });
-        replacements.push(session.crowd.spawn());
+        replacements.push(testbed.crowd.spawn());
     }
-    session
+    testbed
         .crowd
         .settle(&replacements, Duration::from_secs(30))
         .await;
-    let churned = session.crowd.figures(&replacements, true);
+    let churned = testbed.crowd.figures(&replacements, true);
     if churned.failures > 0 || churned.without_media > 0 {
         failures.push(format!(
             "after churn: {} rejoins failed, {} without media: {:?}",
@@ -310,19 +310,19 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     }
     // Leaving takes the server a moment: wait for its count to match.
     let expected_peers = (args.students + 1) as f64;
-    let mut scrape = session
+    let mut scrape = testbed
         .server
-        .scrape(&session.ctx.client)
+        .scrape(&testbed.ctx.client)
         .await
         .unwrap_or_default();
     for _ in 0..50 {
         if scrape.peers == expected_peers {
             break;
         }
-        session.crowd.idle(Duration::from_millis(100)).await;
-        scrape = session
+        testbed.crowd.idle(Duration::from_millis(100)).await;
+        scrape = testbed
             .server
-            .scrape(&session.ctx.client)
+            .scrape(&testbed.ctx.client)
             .await
             .unwrap_or_default();
     }
@@ -338,13 +338,13 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
             scrape.peers
         ));
     }
-    if !session.teacher.as_ref().is_some_and(Teacher::is_alive) {
+    if !testbed.teacher.as_ref().is_some_and(Teacher::is_alive) {
         failures.push("the teacher's connection closed".into());
     }
-    if !session.server.is_running() {
+    if !testbed.server.is_running() {
         failures.push("the server died".into());
     }
-    let (teacher, tail, stopped) = session.close().await;
+    let (teacher, tail, stopped) = testbed.close().await;
     if !stopped.starts_with("stopped") {
         failures.push(format!("the server did not stop cleanly: {stopped}"));
     }

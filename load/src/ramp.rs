@@ -6,7 +6,7 @@ use crate::bots::student::Exit;
 use crate::bots::teacher::Teacher;
 use crate::measure::{self, judge};
 use crate::report::{Break, Run, Step};
-use crate::session::Session;
+use crate::testbed::Testbed;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -43,8 +43,8 @@ impl Plan {
     }
 }
 
-pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
-    let workers = session.workers;
+pub async fn ramp(testbed: &mut Testbed, plan: &Plan) -> Run {
+    let workers = testbed.workers;
     let mut run = Run {
         workers,
         ..Default::default()
@@ -61,16 +61,16 @@ pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
             );
             break;
         }
-        let present = session.crowd.live().len() + session.crowd.joining();
-        let ids = session
+        let present = testbed.crowd.live().len() + testbed.crowd.joining();
+        let ids = testbed
             .crowd
             .spawn_many(target.saturating_sub(present), plan.join_rate)
             .await;
         let within = Duration::from_secs(30) + Duration::from_millis(100 * ids.len() as u64);
-        session.crowd.settle(&ids, within).await;
-        session.crowd.idle(plan.settle).await;
-        let figures = session.crowd.figures(&ids, true);
-        let mut step = window(session, plan, "ramp", target, &figures).await;
+        testbed.crowd.settle(&ids, within).await;
+        testbed.crowd.idle(plan.settle).await;
+        let figures = testbed.crowd.figures(&ids, true);
+        let mut step = window(testbed, plan, "ramp", target, &figures).await;
         let (ok, broken, verdict) = judge(&step, plan.goal_loss_pct, plan.goal_join_p95_ms);
         step.verdict = verdict.clone();
         if !figures.errors.is_empty() {
@@ -90,11 +90,11 @@ pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
                 });
             }
         }
-        if !session.server.is_running() {
+        if !testbed.server.is_running() {
             run.stopped = format!("the server died at {target} students");
             break;
         }
-        if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
+        if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
             run.stopped = format!("the teacher's connection ended at {target} students: {reason}");
             break;
         }
@@ -108,41 +108,41 @@ pub async fn ramp(session: &mut Session, plan: &Plan) -> Run {
             break;
         }
     }
-    if plan.storm > 0 && session.server.is_running() {
-        let step = storm(session, plan, &mut run.events).await;
+    if plan.storm > 0 && testbed.server.is_running() {
+        let step = storm(testbed, plan, &mut run.events).await;
         run.steps.push(step);
     }
     run
 }
 
 /// Everyone leaves; then `plan.storm` students join at the same instant.
-async fn storm(session: &mut Session, plan: &Plan, events: &mut Vec<String>) -> Step {
-    let leaving = session.crowd.live().len();
-    let teacher_before = session.teacher.as_ref().and_then(Teacher::ended);
-    session
+async fn storm(testbed: &mut Testbed, plan: &Plan, events: &mut Vec<String>) -> Step {
+    let leaving = testbed.crowd.live().len();
+    let teacher_before = testbed.teacher.as_ref().and_then(Teacher::ended);
+    testbed
         .crowd
         .dismiss_all(Exit::Leave, Duration::from_secs(30))
         .await;
-    session.crowd.idle(Duration::from_secs(3)).await;
-    if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
+    testbed.crowd.idle(Duration::from_secs(3)).await;
+    if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
         if teacher_before.is_none() {
             events.push(format!(
                 "the teacher's connection ended ({reason}) when {leaving} students left at once; a new teacher joined for the storm"
             ));
         }
         tracing::warn!(%reason, "the teacher is gone: a new one joins for the storm");
-        if let Err(error) = session.restart_teacher().await {
+        if let Err(error) = testbed.restart_teacher().await {
             events.push(format!("no teacher for the storm: {error:#}"));
         }
     }
     tracing::info!(students = plan.storm, "join storm");
-    let ids = session.crowd.spawn_many(plan.storm, 0.0).await;
-    session.crowd.settle(&ids, Duration::from_secs(60)).await;
-    session.crowd.idle(plan.settle).await;
-    let figures = session.crowd.figures(&ids, true);
-    let mut step = window(session, plan, "storm", plan.storm, &figures).await;
+    let ids = testbed.crowd.spawn_many(plan.storm, 0.0).await;
+    testbed.crowd.settle(&ids, Duration::from_secs(60)).await;
+    testbed.crowd.idle(plan.settle).await;
+    let figures = testbed.crowd.figures(&ids, true);
+    let mut step = window(testbed, plan, "storm", plan.storm, &figures).await;
     step.verdict = judge(&step, plan.goal_loss_pct, plan.goal_join_p95_ms).2;
-    if let Some(reason) = session.teacher.as_ref().and_then(Teacher::ended) {
+    if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
         step.verdict = format!("invalid: no teacher ({reason})");
     }
     print_row(&step);
@@ -153,7 +153,7 @@ async fn storm(session: &mut Session, plan: &Plan, events: &mut Vec<String>) -> 
 /// other processes on the machine took more than `plan.max_others_cpu_pct`
 /// of it, and keeps the least disturbed window.
 async fn window(
-    session: &mut Session,
+    testbed: &mut Testbed,
     plan: &Plan,
     phase: &str,
     students: usize,
@@ -161,10 +161,10 @@ async fn window(
 ) -> Step {
     let mut best: Option<Step> = None;
     for attempt in 0..=plan.retries {
-        let before = session.probe().await;
-        session.crowd.idle(plan.window).await;
-        let after = session.probe().await;
-        let mut step = measure::step(phase, session.workers, students, &before, &after, figures);
+        let before = testbed.probe().await;
+        testbed.crowd.idle(plan.window).await;
+        let after = testbed.probe().await;
+        let mut step = measure::step(phase, testbed.workers, students, &before, &after, figures);
         step.remeasured = attempt;
         let disturbed = step.others_cpu_pct > plan.max_others_cpu_pct;
         if best

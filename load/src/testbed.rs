@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How sessions are set up (from the command line).
+/// How testbeds are set up (from the command line).
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub server_bin: PathBuf,
@@ -32,7 +32,7 @@ pub struct Setup {
     pub room: String,
 }
 
-pub struct Session {
+pub struct Testbed {
     pub server: Server,
     pub ctx: SharedCtx,
     pub crowd: Crowd,
@@ -42,13 +42,13 @@ pub struct Session {
     layers: usize,
 }
 
-impl Session {
+impl Testbed {
     pub async fn open(
         setup: &Setup,
         workers: usize,
         media: Arc<MediaSet>,
         tag: &str,
-    ) -> anyhow::Result<Session> {
+    ) -> anyhow::Result<Testbed> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(16)
             .timeout(Duration::from_secs(20))
@@ -88,7 +88,7 @@ impl Session {
         });
         let teacher = Teacher::start(&ctx, Arc::clone(&media), setup.layers).await?;
         let crowd = Crowd::new(Arc::clone(&ctx), tx, rx);
-        let mut session = Session {
+        let mut testbed = Testbed {
             server,
             ctx,
             crowd,
@@ -98,8 +98,8 @@ impl Session {
             layers: setup.layers,
         };
         // Let the teacher's media reach the SFU before anyone consumes it.
-        session.crowd.idle(Duration::from_secs(2)).await;
-        Ok(session)
+        testbed.crowd.idle(Duration::from_secs(2)).await;
+        Ok(testbed)
     }
 
     /// A new teacher in place of one the server disconnected.
