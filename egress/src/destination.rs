@@ -275,24 +275,34 @@ fn c_escape(text: &str) -> String {
 /// Why a destination was refused. Never quotes the URL or the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DestinationError {
+    /// The URL does not parse, or holds control characters.
     #[error("the URL is not valid")]
     InvalidUrl,
+    /// The scheme is neither `rtmp` nor `rtmps`.
     #[error("the URL scheme must be rtmp or rtmps")]
     Scheme,
+    /// The URL has no host.
     #[error("the URL has no host")]
     MissingHost,
+    /// The URL has no application path (`rtmp://host/app`).
     #[error("the URL has no application path (rtmp://host/app)")]
     MissingApp,
+    /// The URL carries a user name or password.
     #[error("credentials in the URL are not supported")]
     Credentials,
+    /// The URL has a `#fragment`.
     #[error("the URL must not have a fragment")]
     Fragment,
+    /// No stream key given, and (for a custom URL) no stream name after the application.
     #[error("a stream key is required")]
     MissingStreamKey,
+    /// The key is empty, longer than 512 bytes, or holds whitespace, control characters or `/`.
     #[error("a stream key must be 1 to 512 characters, without spaces or '/'")]
     InvalidStreamKey,
+    /// The URL has a query and a separate stream key was given too.
     #[error("a URL with a query cannot take a separate stream key")]
     QueryWithKey,
+    /// The host is empty, over 253 bytes, or holds a character other than `[A-Za-z0-9._-]`.
     #[error("the ingest host is not a valid host name")]
     InvalidHost,
 }

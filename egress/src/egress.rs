@@ -23,6 +23,7 @@ use tracing::Instrument;
 /// Settings shared by every egress (the server's `[egress]` config).
 #[derive(Debug, Clone)]
 pub struct EgressConfig {
+    /// How failed destinations are reconnected.
     pub retry: RetryPolicy,
     /// No byte accepted (or acknowledged) by a live ingest for this long,
     /// while media flows: the ingest is hung and the connection is redone.
@@ -32,6 +33,7 @@ pub struct EgressConfig {
     /// After the video producer closes, wait this long for
     /// [`Egress::replace_input`] before stopping. Zero: stop at once.
     pub input_grace: Duration,
+    /// How RTMPS ingests' certificates are checked (`Full` in production).
     pub tls: TlsValidation,
     /// Which hosts and ports destinations may use; checked before every
     /// connection attempt.
@@ -66,12 +68,15 @@ pub struct EgressSpec {
     pub preset: Preset,
     /// Overrides the preset's output profile.
     pub output: Option<OutputProfile>,
+    /// Whether H.264 input may pass through (default `Auto`).
     pub video_mode: VideoMode,
     /// Simulcast/SVC layer to pin (clamped; default the top one).
     pub simulcast_layer: Option<u8>,
 }
 
 impl EgressSpec {
+    /// A spec whose preset follows the destinations (IVS if any is IVS, else the first one's
+    /// service), with the preset's output, `VideoMode::Auto` and the top simulcast layer.
     pub fn new(
         label: impl Into<String>,
         video_producer: ProducerId,
@@ -232,6 +237,7 @@ impl Egress {
         })
     }
 
+    /// This egress's id (also in its status and events).
     pub fn id(&self) -> EgressId {
         self.shared.id
     }

@@ -6,14 +6,18 @@ use crate::ids::DestinationId;
 use crate::network::Refusal;
 use mediasoup::prelude::{MediaKind, ProducerId};
 
+/// Why an egress could not start, or why a request to it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EgressError {
+    /// [`crate::Egress::start`] was given no destination.
     #[error("an egress needs at least one destination")]
     NoDestinations,
+    /// A destination does not parse (URL, host or stream key).
     #[error("destination {index}: {error}")]
     InvalidDestination {
         /// Position in the list given (0 for `add_destination`).
         index: usize,
+        /// What is wrong with it.
         error: DestinationError,
     },
     /// The network policy forbids the destination's address or port
@@ -22,28 +26,41 @@ pub enum EgressError {
     DestinationRefused {
         /// Position in the list given (0 for `add_destination`).
         index: usize,
+        /// Which rule refused it.
         reason: Refusal,
     },
+    /// No producer with this id on the egress's router.
     #[error("producer {0} not found on this router")]
     ProducerNotFound(ProducerId),
+    /// A producer is not of the kind its place asks for (audio given as video, or the reverse).
     #[error("producer {producer} is {actual:?}, expected {expected:?}")]
     WrongKind {
+        /// The producer.
         producer: ProducerId,
+        /// The kind its place asks for.
         expected: MediaKind,
+        /// The kind it is.
         actual: MediaKind,
     },
+    /// A producer's codec cannot be restreamed (the text names the codec or the producer).
     #[error("cannot restream {0}: supported inputs are VP8 or H.264 video and Opus audio")]
     UnsupportedCodec(String),
+    /// mediasoup failed (transport, consumer or request error).
     #[error("mediasoup: {0}")]
     Mediasoup(String),
+    /// GStreamer failed to build or run the pipeline (text scrubbed of stream names).
     #[error("media pipeline: {0}")]
     Pipeline(String),
+    /// A GStreamer element factory is not installed (its name).
     #[error("GStreamer element {0} is missing (install the GStreamer plugins: scripts/setup)")]
     MissingElement(String),
+    /// `remove_destination` was given an id this egress does not have.
     #[error("no destination {0} in this egress")]
     UnknownDestination(DestinationId),
+    /// `remove_destination` was asked to remove the only destination.
     #[error("cannot remove the last destination: stop the egress instead")]
     LastDestination,
+    /// The egress has ended (or, to [`crate::EgressManager::stop`], is not running).
     #[error("the egress has ended")]
     Ended,
 }

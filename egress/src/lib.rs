@@ -99,6 +99,8 @@
 //! (GStreamer's own debug log, `GST_DEBUG`, is not ours: at INFO and above
 //! for `rtmp2*` it prints stream names; keep it off in production.)
 
+#![warn(missing_docs)]
+
 mod destination;
 mod egress;
 mod elements;

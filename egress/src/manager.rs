@@ -14,6 +14,8 @@ use std::sync::Arc;
 /// Ended egresses kept for `get`/`list`.
 pub const KEEP_ENDED: usize = 32;
 
+/// The server's registry of egresses, all started with one config: the running ones, and
+/// the statuses of the last [`KEEP_ENDED`] ended ones. Cheap to clone.
 #[derive(Clone)]
 pub struct EgressManager {
     inner: Arc<Inner>,
@@ -31,6 +33,7 @@ struct Registry {
 }
 
 impl EgressManager {
+    /// A manager whose egresses all run with `config`.
     pub fn new(config: EgressConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -40,6 +43,7 @@ impl EgressManager {
         }
     }
 
+    /// The config every egress started here gets.
     pub fn config(&self) -> &EgressConfig {
         &self.inner.config
     }

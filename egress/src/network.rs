@@ -162,8 +162,13 @@ pub(crate) enum Vetting {
 /// says nothing about which ports or hosts are open.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The port is not in `allow_ports`, and the host is not allowlisted for it.
     #[error("port {port} is not an allowed ingest port")]
-    Port { port: u16 },
+    Port {
+        /// The destination's port (as written, or the scheme's default).
+        port: u16,
+    },
+    /// The host resolves to a non-public address ([`forbidden_range`]) and is not allowlisted.
     #[error("the ingest host is not allowed: it must resolve to public internet addresses only")]
     Address,
 }

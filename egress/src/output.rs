@@ -11,7 +11,9 @@ use std::time::Duration;
 pub enum Preset {
     /// Amazon IVS: baseline profile (real-time stages take no B-frames).
     Ivs,
+    /// Twitch: main profile, 3000 kbit/s video, 160 kbit/s audio.
     Twitch,
+    /// YouTube: main profile, 4000 kbit/s video, 128 kbit/s audio.
     #[serde(rename = "youtube")]
     YouTube,
     /// Any other RTMP server.
@@ -41,11 +43,13 @@ impl Preset {
     }
 }
 
+/// The H.264 profile of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum H264Profile {
     /// Constrained baseline when re-encoding (no B-frames, no CABAC).
     Baseline,
+    /// Main profile (no B-frames in a re-encode); passthrough takes main or baseline input.
     Main,
 }
 
@@ -55,10 +59,13 @@ pub enum H264Profile {
 pub struct OutputProfile {
     /// Frame size of a re-encode. Passthrough keeps the producer's size.
     pub width: u32,
+    /// Frame height of a re-encode, pixels.
     pub height: u32,
+    /// Frame rate of a re-encode, frames per second; with `keyframe_interval`, the GOP length.
     pub fps: u32,
     /// Constant video bitrate of a re-encode, kbit/s.
     pub video_kbps: u32,
+    /// The re-encode's profile, and the highest profile passthrough accepts.
     pub h264_profile: H264Profile,
     /// Exact in a re-encode (x264 GOP, scenecut off); in passthrough the
     /// period of the keyframe requests sent to the producer.

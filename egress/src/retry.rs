@@ -71,16 +71,21 @@ impl RetryState {
     }
 }
 
+/// What [`decide`] says to do after a failure.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RetryDecision {
     /// Reconnect after `delay`; this will be attempt number `attempt`.
     Retry {
+        /// Attempt number: 1 for the first reconnect after going live (or starting).
         attempt: u32,
+        /// How long to wait before reconnecting.
         delay: Duration,
     },
+    /// Stop retrying: the destination fails for good.
     GiveUp(GiveUpReason),
 }
 
+/// Why a destination is given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiveUpReason {
     /// Rejected before it was ever live: fail fast, the URL or key is wrong.

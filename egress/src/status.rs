@@ -20,15 +20,23 @@ pub use podium_protocol::egress::{
     rename_all_fields = "camelCase"
 )]
 pub enum EgressEvent {
+    /// The egress's overall state changed.
     StateChanged {
+        /// The egress.
         egress: EgressId,
+        /// The new state (its fields flattened into the event).
         #[serde(flatten)]
         state: EgressState,
     },
+    /// A destination's state changed.
     DestinationChanged {
+        /// The egress.
         egress: EgressId,
+        /// The destination.
         destination: DestinationId,
+        /// Its redacted URL (`rtmps://host/app/***`).
         url: String,
+        /// Its new state (its fields flattened into the event).
         #[serde(flatten)]
         state: DestinationState,
     },
@@ -36,18 +44,25 @@ pub enum EgressEvent {
     /// [`crate::Egress::replace_input`] (state `waitingForInput`). Audio: the
     /// egress goes on with silence.
     InputEnded {
+        /// The egress.
         egress: EgressId,
+        /// Which producer: `video` or `audio`.
         #[serde(with = "kind")]
         kind: MediaKind,
     },
     /// No RTP for a while (producer paused, sender gone) / RTP back.
     InputStalled {
+        /// The egress.
         egress: EgressId,
+        /// Which producer: `video` or `audio`.
         #[serde(with = "kind")]
         kind: MediaKind,
     },
+    /// RTP flows again from a producer that was reported stalled.
     InputResumed {
+        /// The egress.
         egress: EgressId,
+        /// Which producer: `video` or `audio`.
         #[serde(with = "kind")]
         kind: MediaKind,
     },

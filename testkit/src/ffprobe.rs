@@ -35,25 +35,37 @@ pub fn args(url: &str, seconds: u32) -> Vec<String> {
         .collect()
 }
 
+/// What ffprobe saw of an RTMP stream (see [`parse`]).
 #[derive(Debug, Default)]
 pub struct Probe {
+    /// Video codec name, e.g. `h264`.
     pub video_codec: String,
+    /// Video profile as ffprobe names it, e.g. `Main`.
     pub video_profile: String,
+    /// Video width, pixels.
     pub width: u64,
+    /// Video height, pixels.
     pub height: u64,
+    /// Audio codec name, e.g. `aac`.
     pub audio_codec: String,
+    /// Audio profile as ffprobe names it, e.g. `LC`.
     pub audio_profile: String,
+    /// Audio sample rate, Hz.
     pub sample_rate: u64,
+    /// Audio channel count.
     pub channels: u64,
     /// (pts seconds, keyframe, bytes) of each video packet.
     pub video: Vec<(f64, bool, u64)>,
+    /// Audio packets received.
     pub audio_packets: usize,
     /// Frames the decoder made of the packets (`nb_read_frames`).
     pub video_frames_decoded: u64,
+    /// Audio frames the decoder made of the packets (`nb_read_frames`).
     pub audio_frames_decoded: u64,
 }
 
 impl Probe {
+    /// Seconds from the first video packet's pts to the last's (0 with fewer than two).
     pub fn duration(&self) -> f64 {
         match (self.video.first(), self.video.last()) {
             (Some(a), Some(b)) => b.0 - a.0,
@@ -61,14 +73,17 @@ impl Probe {
         }
     }
 
+    /// Video frame rate: packets per second over [`Probe::duration`].
     pub fn fps(&self) -> f64 {
         (self.video.len().saturating_sub(1)) as f64 / self.duration().max(1e-9)
     }
 
+    /// The pts of each video keyframe, seconds.
     pub fn keyframe_times(&self) -> Vec<f64> {
         self.video.iter().filter(|p| p.1).map(|p| p.0).collect()
     }
 
+    /// Seconds between consecutive video keyframes.
     pub fn keyframe_intervals(&self) -> Vec<f64> {
         self.keyframe_times()
             .windows(2)
@@ -76,11 +91,13 @@ impl Probe {
             .collect()
     }
 
+    /// Video bitrate, kbit/s: the bytes of every packet after the first over [`Probe::duration`].
     pub fn video_kbps(&self) -> f64 {
         let bytes: u64 = self.video.iter().skip(1).map(|p| p.2).sum();
         bytes as f64 * 8.0 / 1000.0 / self.duration().max(1e-9)
     }
 
+    /// Every figure on one line (printed by [`probe`], quoted by assertions).
     pub fn report(&self) -> String {
         format!(
             "video {} ({}) {}x{} {:.2} fps over {:.1} s, {} packets ({} decoded), {:.0} kbit/s, keyframe intervals {:?}; audio {} ({}) {} Hz {} ch, {} packets ({} decoded)",

@@ -50,10 +50,14 @@ pub fn render_conf(dir: &Path, rtmp_port: u16, rtmps_port: Option<u16>) -> Strin
     }
 }
 
+/// A local nginx-rtmp ingest (RTMPS in front with `tls`) in its own temporary directory;
+/// killed, and the directory removed, on drop.
 pub struct Nginx {
     child: Option<Child>,
     dir: PathBuf,
+    /// The RTMP port on 127.0.0.1.
     pub rtmp_port: u16,
+    /// The RTMPS (TLS) port on 127.0.0.1; `None` without `tls`.
     pub rtmps_port: Option<u16>,
     stopped: bool,
 }
@@ -89,6 +93,7 @@ impl Nginx {
         }
     }
 
+    /// [`Nginx::new`] then [`Nginx::start`]: a running ingest.
     pub fn started(tls: bool) -> Self {
         let mut nginx = Self::new(tls);
         nginx.start();
@@ -149,6 +154,7 @@ impl Nginx {
         }
     }
 
+    /// SIGCONT: a frozen server resumes.
     pub fn thaw(&mut self) {
         if let Some(child) = &self.child {
             signal(child, libc::SIGCONT);
@@ -156,10 +162,12 @@ impl Nginx {
         }
     }
 
+    /// The RTMP application URL, `rtmp://127.0.0.1:<port>/live` (the stream name goes after it).
     pub fn rtmp_url(&self) -> String {
         format!("rtmp://127.0.0.1:{}/live", self.rtmp_port)
     }
 
+    /// The RTMPS application URL, `rtmps://127.0.0.1:<port>/live`; panics without `tls`.
     pub fn rtmps_url(&self) -> String {
         format!(
             "rtmps://127.0.0.1:{}/live",
@@ -167,6 +175,7 @@ impl Nginx {
         )
     }
 
+    /// nginx's error log so far (empty if there is none yet).
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }

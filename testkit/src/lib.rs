@@ -18,6 +18,8 @@
 //! Every nginx and ffprobe started here dies with the test process
 //! (PR_SET_PDEATHSIG), even if it is killed.
 
+#![warn(missing_docs)]
+
 pub mod cert;
 pub mod ffprobe;
 pub mod ingest;

@@ -53,6 +53,7 @@ pub fn capture(filter: &str, echo: bool) -> &'static LogCapture {
 }
 
 impl LogCapture {
+    /// Everything captured so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(PoisonError::into_inner))
             .into_owned()

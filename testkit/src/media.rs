@@ -67,11 +67,14 @@ pub fn router_codecs() -> Vec<RtpCodecCapability> {
 /// A worker and a router with [`router_codecs`]; GStreamer initialized.
 pub struct Media {
     _manager: WorkerManager,
+    /// The mediasoup worker.
     pub worker: Worker,
+    /// A router with [`router_codecs`].
     pub router: Router,
 }
 
 impl Media {
+    /// Initializes GStreamer, starts a worker and creates the router; panics on failure.
     pub async fn start() -> Self {
         gstreamer::init().unwrap();
         let manager = WorkerManager::new();

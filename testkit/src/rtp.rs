@@ -7,6 +7,7 @@ use std::num::{NonZeroU8, NonZeroU32};
 
 pub use crate::media::loopback_listen_info;
 
+/// The RTP payload type of Opus in these helpers and in [`crate::sender`].
 pub const OPUS_PT: u8 = 100;
 
 /// Opus as a router codec, nothing else.

@@ -11,26 +11,37 @@ use gstreamer::prelude::*;
 use mediasoup::prelude::*;
 use std::num::NonZeroU32;
 
+/// The test video a [`Sender`] sends: a moving ball at 30 fps.
 #[derive(Debug, Clone, Copy)]
 pub enum VideoIn {
+    /// VP8, one layer (about 600 kbit/s).
     Vp8 {
+        /// Frame width, pixels.
         width: u32,
+        /// Frame height, pixels.
         height: u32,
     },
     /// VP8 declared as a 3-layer simulcast producer; only the lowest
     /// layer is sent (as when a browser drops its upper layers).
     Vp8Simulcast {
+        /// Frame width of the layer sent, pixels.
         width: u32,
+        /// Frame height of the layer sent, pixels.
         height: u32,
     },
     /// Constrained baseline; `gop` frames between keyframes unless asked.
     H264 {
+        /// Frame width, pixels.
         width: u32,
+        /// Frame height, pixels.
         height: u32,
+        /// Frames from one keyframe to the next (x264 `key-int-max`).
         gop: u32,
     },
 }
 
+/// A video and an audio producer on comedia PlainTransports, fed by a GStreamer pipeline
+/// (in this process, unless [`Sender::producers_only`]); dropping it stops and closes all.
 pub struct Sender {
     pipeline: Option<gst::Pipeline>,
     ports: (u16, u16),
@@ -134,10 +145,12 @@ impl Sender {
         }
     }
 
+    /// The video producer's id.
     pub fn video_id(&self) -> ProducerId {
         self.video_id
     }
 
+    /// The audio producer's id.
     pub fn audio_id(&self) -> ProducerId {
         self.audio_id
     }
@@ -147,6 +160,7 @@ impl Sender {
         self._video = None;
     }
 
+    /// Closes the audio producer (the microphone went away).
     pub fn close_audio(&mut self) {
         self._audio = None;
     }
