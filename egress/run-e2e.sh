@@ -33,11 +33,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-# A module name selects its tests: `passthrough` runs `passthrough::*`.
+# A module name selects its tests: `passthrough` runs `passthrough::*` (exact
+# names: libtest filters by substring, and `start::` is in `ingest_restart::`).
 target=()
 filters=()
-for name in "$@"; do filters+=("$name::"); done
-[ ${#filters[@]} -eq 0 ] || target=(--test e2e)
+if [ $# -gt 0 ]; then
+  target=(--test e2e)
+  listed=$(cargo test -q -p podium-egress --test e2e -- --ignored --list 2>/dev/null | sed -n 's/: test$//p')
+  for name in "$@"; do
+    while IFS= read -r test; do
+      [ -n "$test" ] && filters+=("$test")
+    done < <(grep "^$name::" <<<"$listed" || true)
+  done
+  [ ${#filters[@]} -gt 0 ] || { echo "run-e2e: no end-to-end test in module(s) $*" >&2; exit 1; }
+  filters+=(--exact)
+fi
 
 # One test at a time: each runs a live encode, and the machine may be small.
 # --nocapture shows the figures the tests print (ffprobe results, timings);

@@ -83,8 +83,15 @@ impl fmt::Debug for Ingest {
                 let end = url[after_scheme..]
                     .find(['/', '?', '#'])
                     .map_or(url.len(), |i| after_scheme + i);
+                // Credentials (`user:password@`) are secret too.
+                let host_start = url[after_scheme..end]
+                    .rfind('@')
+                    .map_or(after_scheme, |i| after_scheme + i + 1);
                 f.debug_struct("Custom")
-                    .field("url", &format!("{}/***", &url[..end]))
+                    .field(
+                        "url",
+                        &format!("{}{}/***", &url[..after_scheme], &url[host_start..end]),
+                    )
                     .finish()
             }
         }
@@ -350,6 +357,16 @@ mod tests {
         let shown = format!("{spec:?}");
         assert!(!shown.contains("secret-key"), "{shown}");
         assert!(shown.contains("rtmp://ingest.example/***"), "{shown}");
+        let spec: DestinationSpec = serde_json::from_str(
+            r#"{"service":"custom","url":"rtmp://user:pa55@ingest.example:1935/app/key"}"#,
+        )
+        .unwrap();
+        let shown = format!("{spec:?}");
+        assert!(
+            !shown.contains("pa55") && !shown.contains("user"),
+            "{shown}"
+        );
+        assert!(shown.contains("rtmp://ingest.example:1935/***"), "{shown}");
         let spec = DestinationSpec::new(Ingest::YouTube, StreamKey::new("k-123"));
         assert!(!format!("{spec:?}").contains("k-123"));
         let json = serde_json::to_string(&spec).unwrap();

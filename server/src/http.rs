@@ -269,8 +269,10 @@ async fn issue_token(
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
-    tracing::info!(room = %body.room, role = ?body.role, "join token issued");
-    Ok(HttpResponse::Ok().json(mint(&state, body)?))
+    let (room, role) = (room_id(&body.room)?, body.role);
+    let issued = mint(&state, body)?;
+    tracing::info!(%room, ?role, "join token issued");
+    Ok(HttpResponse::Ok().json(issued))
 }
 
 #[derive(Debug, Deserialize)]

@@ -584,8 +584,8 @@ impl Room {
     }
 
     pub fn summary(&self) -> RoomSummary {
-        let defaults = self.restream_defaults();
         let state = self.state.lock();
+        let defaults = restream_defaults(&state);
         RoomSummary {
             id: self.id.to_string(),
             routers: state.routers.keys().copied().collect(),
@@ -605,28 +605,7 @@ impl Room {
     /// The producers a restream reads unless told otherwise: the teacher's
     /// camera (else screen), and the teacher's microphone.
     pub fn restream_defaults(&self) -> (Option<ProducerId>, Option<ProducerId>) {
-        (
-            self.teacher_producer(&[Source::Camera, Source::Screen]),
-            self.teacher_producer(&[Source::Mic]),
-        )
-    }
-
-    /// A teacher's producer of the first of `sources` that has one.
-    pub fn teacher_producer(&self, sources: &[Source]) -> Option<ProducerId> {
-        let state = self.state.lock();
-        sources.iter().find_map(|source| {
-            state
-                .producers
-                .values()
-                .filter(|p| p.info.source == *source)
-                .find(|p| {
-                    state
-                        .peers
-                        .get(&p.info.peer_id)
-                        .is_some_and(|o| o.info.role == Role::Teacher)
-                })
-                .map(|p| p.info.id)
-        })
+        restream_defaults(&self.state.lock())
     }
 
     /// The home router, with each of `producers` on it (piped there if it
@@ -742,6 +721,29 @@ impl Room {
 }
 
 /// Serialized once by the caller, queued to every matching peer.
+/// The teacher's camera (else screen) and microphone, as they are in `state`.
+fn restream_defaults(state: &RoomState) -> (Option<ProducerId>, Option<ProducerId>) {
+    let teacher_producer = |sources: &[Source]| {
+        sources.iter().find_map(|source| {
+            state
+                .producers
+                .values()
+                .filter(|p| p.info.source == *source)
+                .find(|p| {
+                    state
+                        .peers
+                        .get(&p.info.peer_id)
+                        .is_some_and(|o| o.info.role == Role::Teacher)
+                })
+                .map(|p| p.info.id)
+        })
+    };
+    (
+        teacher_producer(&[Source::Camera, Source::Screen]),
+        teacher_producer(&[Source::Mic]),
+    )
+}
+
 fn broadcast(state: &RoomState, text: &Arc<Outgoing>, to: impl Fn(&Peer) -> bool) {
     for peer in state.peers.values().filter(|p| to(p)) {
         peer.send(text);
