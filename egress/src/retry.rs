@@ -22,6 +22,14 @@ pub struct RetryPolicy {
     /// live: a wrong host or a dead ingest, not a passing outage. `None`:
     /// only `give_up_after` applies.
     pub give_up_unreached: Option<Duration>,
+    /// A live spell shorter than this counts as brief: the ingest took the
+    /// stream, then closed it.
+    pub brief_live: Duration,
+    /// This many brief live spells in a row end the destination as rejected:
+    /// an ingest that accepts the connection and then drops it (a wrong
+    /// stream key) would otherwise flip between live and reconnecting for
+    /// ever. 0: never.
+    pub max_brief_lives: u32,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +41,8 @@ impl Default for RetryPolicy {
             jitter: 0.2,
             give_up_after: None,
             give_up_unreached: None,
+            brief_live: Duration::from_secs(10),
+            max_brief_lives: 3,
         }
     }
 }
@@ -58,15 +68,22 @@ pub struct RetryState {
     pub failing_since: Option<Instant>,
     /// Whether it was ever live since the egress (or the destination) started.
     pub ever_live: bool,
+    /// When the current live spell began (none while down).
+    pub live_since: Option<Instant>,
+    /// Live spells in a row shorter than [`RetryPolicy::brief_live`].
+    pub brief_lives: u32,
 }
 
 impl RetryState {
-    /// The destination went live: the next failure starts a new run.
-    pub fn went_live(&mut self) {
+    /// The destination went live at `now`: the next failure starts a new
+    /// run (the count of brief live spells goes on until one lasts).
+    pub fn went_live(&mut self, now: Instant) {
         *self = Self {
             attempt: 0,
             failing_since: None,
             ever_live: true,
+            live_since: Some(now),
+            brief_lives: self.brief_lives,
         };
     }
 }
@@ -96,6 +113,9 @@ pub enum GiveUpReason {
     Unreached,
     /// Forbidden by the network policy.
     Refused,
+    /// The ingest accepted the stream and closed it again, `max_brief_lives`
+    /// times in a row: it does not want this stream (a wrong key, usually).
+    DroppedAfterAccepting,
 }
 
 impl GiveUpReason {
@@ -112,6 +132,12 @@ impl GiveUpReason {
                 "gave up: never reached the ingest in {} s: {last_error}",
                 secs(policy.give_up_unreached)
             ),
+            Self::DroppedAfterAccepting => format!(
+                "rejected: the ingest accepted the stream and closed it {} times within {} s; \
+                 check the stream key ({last_error})",
+                policy.max_brief_lives,
+                policy.brief_live.as_secs()
+            ),
         }
     }
 }
@@ -126,13 +152,28 @@ pub fn decide(
     random: f64,
 ) -> (RetryDecision, RetryState) {
     let failing_since = state.failing_since.unwrap_or(now);
+    let brief_lives = match state.live_since {
+        Some(since) if now.saturating_duration_since(since) < policy.brief_live => {
+            state.brief_lives.saturating_add(1)
+        }
+        Some(_) => 0,
+        None => state.brief_lives,
+    };
     let next = RetryState {
         attempt: state.attempt.saturating_add(1),
         failing_since: Some(failing_since),
         ever_live: state.ever_live,
+        live_since: None,
+        brief_lives,
     };
     if class == ErrorClass::Refused {
         return (RetryDecision::GiveUp(GiveUpReason::Refused), next);
+    }
+    if policy.max_brief_lives > 0 && brief_lives >= policy.max_brief_lives {
+        return (
+            RetryDecision::GiveUp(GiveUpReason::DroppedAfterAccepting),
+            next,
+        );
     }
     if class == ErrorClass::Rejected && !state.ever_live {
         return (RetryDecision::GiveUp(GiveUpReason::Rejected), next);
@@ -180,11 +221,13 @@ mod tests {
             jitter: 0.2,
             give_up_after: Some(Duration::from_secs(60)),
             give_up_unreached: None,
+            ..RetryPolicy::default()
         };
         let never_live = |attempt, since: Option<u64>| RetryState {
             attempt,
             failing_since: since.map(|s| t0 + ms(s)),
             ever_live: false,
+            ..RetryState::default()
         };
         let was_live = |attempt, since: Option<u64>| RetryState {
             ever_live: true,
@@ -367,12 +410,14 @@ mod tests {
 
     #[test]
     fn going_live_resets_the_run() {
+        let now = Instant::now();
         let mut state = RetryState {
             attempt: 7,
-            failing_since: Some(Instant::now()),
+            failing_since: Some(now),
             ever_live: false,
+            ..RetryState::default()
         };
-        state.went_live();
+        state.went_live(now);
         assert_eq!(state.attempt, 0);
         assert_eq!(state.failing_since, None);
         assert!(state.ever_live);
@@ -390,6 +435,7 @@ mod tests {
             attempt: 5,
             failing_since: Some(t0),
             ever_live,
+            ..RetryState::default()
         };
         use ErrorClass::*;
         // (state, class, now s, gives up with)
@@ -420,5 +466,68 @@ mod tests {
             GiveUpReason::Unreached.describe(&policy, "connection refused"),
             "gave up: never reached the ingest in 60 s: connection refused"
         );
+    }
+
+    /// An ingest that takes the stream and drops it (a wrong key) ends the
+    /// destination after `max_brief_lives` brief spells; one spell that
+    /// lasts starts the count again; a transient outage after a long spell
+    /// is retried as before.
+    #[test]
+    fn an_ingest_that_keeps_dropping_the_stream_rejects_it() {
+        let policy = RetryPolicy::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut state = RetryState::default();
+        // Live for 1 s, then dropped: twice retried, the third time rejected.
+        for (spell, live_at) in [(1, 0), (2, 5), (3, 10)] {
+            state.went_live(at(live_at));
+            let (decision, next) =
+                decide(&policy, state, ErrorClass::Transient, at(live_at + 1), 0.0);
+            state = next;
+            assert_eq!(state.brief_lives, spell);
+            if spell < 3 {
+                assert!(
+                    matches!(decision, RetryDecision::Retry { .. }),
+                    "{decision:?}"
+                );
+            } else {
+                assert_eq!(
+                    decision,
+                    RetryDecision::GiveUp(GiveUpReason::DroppedAfterAccepting)
+                );
+                let shown = GiveUpReason::DroppedAfterAccepting.describe(&policy, "EOF");
+                assert!(shown.contains("check the stream key"), "{shown}");
+            }
+        }
+        // A spell that lasts resets the count; failing while down does not add to it.
+        let mut state = RetryState::default();
+        state.went_live(at(0));
+        state = decide(&policy, state, ErrorClass::Transient, at(1), 0.0).1;
+        state.went_live(at(2));
+        state = decide(&policy, state, ErrorClass::Transient, at(3), 0.0).1;
+        state = decide(&policy, state, ErrorClass::Transient, at(4), 0.0).1;
+        assert_eq!(state.brief_lives, 2);
+        state.went_live(at(5));
+        let (decision, state) = decide(&policy, state, ErrorClass::Transient, at(600), 0.0);
+        assert!(
+            matches!(decision, RetryDecision::Retry { .. }),
+            "{decision:?}"
+        );
+        assert_eq!(state.brief_lives, 0);
+        // Off when max_brief_lives is 0.
+        let never = RetryPolicy {
+            max_brief_lives: 0,
+            ..RetryPolicy::default()
+        };
+        let mut state = RetryState::default();
+        for i in 0..10 {
+            state.went_live(at(i * 2));
+            let (decision, next) = decide(&never, state, ErrorClass::Transient, at(i * 2 + 1), 0.0);
+            assert!(
+                matches!(decision, RetryDecision::Retry { .. }),
+                "{decision:?}"
+            );
+            state = next;
+        }
     }
 }

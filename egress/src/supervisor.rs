@@ -539,7 +539,7 @@ impl Supervisor {
             .push(now, destination.bytes_before + stats.out_bytes);
         if stats.out_bytes > 0 && destination.state != DestinationState::Live {
             destination.state = DestinationState::Live;
-            destination.retry.went_live();
+            destination.retry.went_live(now);
             destination.live_since = Some(now);
             tracing::info!(
                 destination = %destination.id,

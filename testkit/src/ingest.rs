@@ -167,6 +167,13 @@ impl Nginx {
         format!("rtmp://127.0.0.1:{}/live", self.rtmp_port)
     }
 
+    /// An application that accepts a stream and drops it about a second
+    /// later, every time (a stream key the ingest does not want):
+    /// `rtmp://127.0.0.1:<port>/dropping`.
+    pub fn dropping_url(&self) -> String {
+        format!("rtmp://127.0.0.1:{}/dropping", self.rtmp_port)
+    }
+
     /// The RTMPS application URL, `rtmps://127.0.0.1:<port>/live`; panics without `tls`.
     pub fn rtmps_url(&self) -> String {
         format!(

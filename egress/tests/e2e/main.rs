@@ -8,6 +8,7 @@
 
 mod support;
 
+mod dropping_ingest;
 mod hung_ingest;
 mod ingest_restart;
 mod network_policy;
