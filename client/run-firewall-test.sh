@@ -90,9 +90,11 @@ ip netns exec "$ns" ip link set lo up
 
 # Ports on the host-side address (nothing else binds it; a wildcard listener could).
 free_port() { # free_port <preferred> <protocols...>: the preferred port if free for all, else a random one
-  python3 - "$HOST_IP" "$@" <<'EOF'
-import random, socket, sys
+  # (with SPAN=n, the n ports from it are all free; 2 by default)
+  SPAN=${SPAN:-2} python3 - "$HOST_IP" "$@" <<'EOF'
+import os, random, socket, sys
 ip, preferred, protocols = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+span = int(os.environ["SPAN"])
 def free(port):
     for proto in protocols:
         kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
@@ -105,14 +107,17 @@ def free(port):
             s.close()
     return True
 candidates = [preferred] + [random.randint(20000, 39999) for _ in range(200)]
-print(next(p for p in candidates if p and free(p) and free(p + 1)))
+print(next(p for p in candidates if p and all(free(p + i) for i in range(span))))
 EOF
 }
 http_port=$(free_port 8080 tcp)
 turn_port=$(free_port 3478 udp tcp)
 tls_port=$(free_port 443 tcp)
 rtc_port=$(free_port 44444 udp tcp) # two workers: rtc_port and rtc_port + 1 (free_port checks both)
-relay_min=$(free_port 0 udp); relay_max=$((relay_min + 1))
+# Every TURN allocation takes a relay port, and each browser makes one per
+# TURN URL it can reach (the open student reaches all three): 2 ports were a
+# race between the students.
+relay_min=$(SPAN=32 free_port 0 udp); relay_max=$((relay_min + 31))
 say "Podium http $http_port, WebRTC servers udp/tcp $rtc_port-$((rtc_port + 1)); coturn $turn_port (udp, tcp), TLS $tls_port, relays $relay_min-$relay_max"
 
 # --- the firewall inside the namespace --------------------------------------
