@@ -62,8 +62,13 @@ pub struct EgressSpec {
     pub video_producer: ProducerId,
     /// An Opus producer; `None` sends silence.
     pub audio_producer: Option<ProducerId>,
-    /// At least one.
+    /// RTMP(S) destinations; at least one unless `file` is given.
     pub destinations: Vec<DestinationSpec>,
+    /// Record to this MP4 file too (it must not exist yet). The file is
+    /// written by the first input only: an egress with no destination ends
+    /// with its input, and one with destinations goes on without the file
+    /// after [`Egress::replace_input`].
+    pub file: Option<std::path::PathBuf>,
     /// Output rules; [`EgressSpec::new`] picks the strictest of the destinations'.
     pub preset: Preset,
     /// Overrides the preset's output profile.
@@ -101,11 +106,25 @@ impl EgressSpec {
             video_producer,
             audio_producer,
             destinations,
+            file: None,
             preset,
             output: None,
             video_mode: VideoMode::Auto,
             simulcast_layer: None,
         }
+    }
+
+    /// A recording: the producers written to `path` (H.264 + AAC in MP4,
+    /// re-encoded to the custom preset's 720p30 unless H.264 passes through).
+    pub fn record(
+        label: impl Into<String>,
+        video_producer: ProducerId,
+        audio_producer: Option<ProducerId>,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        let mut spec = Self::new(label, video_producer, audio_producer, Vec::new());
+        spec.file = Some(path.into());
+        spec
     }
 
     fn output_profile(&self) -> OutputProfile {
@@ -167,7 +186,7 @@ impl Egress {
         config: EgressConfig,
     ) -> Result<Self, EgressError> {
         gst::init().map_err(|e| EgressError::Pipeline(e.to_string()))?;
-        if spec.destinations.is_empty() {
+        if spec.destinations.is_empty() && spec.file.is_none() {
             return Err(EgressError::NoDestinations);
         }
         let targets = spec
@@ -197,7 +216,7 @@ impl Egress {
             simulcast_layer: spec.simulcast_layer,
             mode: spec.video_mode,
         };
-        let session = Session::open(router, &inputs, &output, &scrubber)
+        let session = Session::open(router, &inputs, &output, &scrubber, spec.file.as_deref())
             .instrument(span.clone())
             .await?;
         span.in_scope(|| {
@@ -206,6 +225,7 @@ impl Egress {
                 path = ?session.path,
                 audio = session.audio.is_some(),
                 destinations = targets.len(),
+                file = ?spec.file,
                 "egress started"
             );
         });

@@ -63,6 +63,19 @@ pub enum EgressError {
     /// The egress has ended (or, to [`crate::EgressManager::stop`], is not running).
     #[error("the egress has ended")]
     Ended,
+
+    /// The recording's file could not be created.
+    #[error("cannot record to {path}: {error}", path = path.display())]
+    File {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// The file system's words.
+        error: String,
+    },
+
+    /// A file-only egress (a recording) ends with its input: start another.
+    #[error("a recording cannot change its input: start a new one")]
+    RecordingInput,
 }
 
 impl From<gstreamer::glib::BoolError> for EgressError {

@@ -106,6 +106,7 @@ mod egress;
 mod elements;
 mod encode;
 mod error;
+mod file;
 mod ids;
 mod manager;
 mod network;
@@ -138,5 +139,5 @@ pub use rtmp::TlsValidation;
 pub use secret::StreamKey;
 pub use status::{
     DestinationState, DestinationStats, DestinationStatus, EgressEvent, EgressState, EgressStats,
-    EgressStatus, InputStatus, StopReason,
+    EgressStatus, FileState, FileStatus, InputStatus, StopReason,
 };

@@ -1,10 +1,12 @@
-//! Joins the parts: RTP sources -> encode -> flvmux -> tee -> RTMP sinks,
+//! Joins the parts: RTP sources -> encode -> video and audio tees -> the
+//! outputs (flvmux -> tee -> RTMP sinks; the file output),
 //! and the single error path: every bus message is sorted here into a
 //! [`SessionEvent`] (a destination's trouble, or something fatal).
 
 use crate::elements::{make, set};
 use crate::encode;
 use crate::error::EgressError;
+use crate::file::FileSink;
 use crate::output::{OutputProfile, VideoPath};
 use crate::retry::ErrorClass;
 use crate::rtmp::{RtmpSink, SinkName};
@@ -29,6 +31,8 @@ pub(crate) enum SessionEvent {
     },
     /// Anything else failed: the pipeline cannot go on.
     Fatal(String),
+    /// The file output failed (disk full, directory gone).
+    FileError(String),
     /// A udpsrc saw no RTP for [`source::INPUT_TIMEOUT`].
     InputTimeout(MediaKind),
     /// A depayloader lost data and needs a keyframe.
@@ -51,6 +55,8 @@ pub(crate) struct PipelinePlan<'a> {
     pub audio: Option<&'a RtpStream>,
     pub path: VideoPath,
     pub output: &'a OutputProfile,
+    /// Where to record, if anywhere.
+    pub file: Option<&'a std::path::Path>,
 }
 
 pub(crate) struct MediaPipeline {
@@ -59,6 +65,8 @@ pub(crate) struct MediaPipeline {
     video_src: gst::Element,
     audio_src: Option<gst::Element>,
     pub counters: Arc<Counters>,
+    /// The file output, if recording.
+    pub file: Option<FileSink>,
 }
 
 impl MediaPipeline {
@@ -97,6 +105,16 @@ impl MediaPipeline {
         source::link_rtpbin_outputs(&rtpbin, &pipeline, depays);
         forward_keyframe_requests(&video.first, events.clone());
 
+        // Encoded once; each output takes its copy from these tees.
+        let video_tee = make("tee", "video-tee")?;
+        let audio_tee = make("tee", "audio-tee")?;
+        for tee in [&video_tee, &audio_tee] {
+            tee.set_property("allow-not-linked", true);
+        }
+        pipeline.add_many([&video_tee, &audio_tee])?;
+        video.last.link(&video_tee)?;
+        audio_last.link(&audio_tee)?;
+
         let mux = make("flvmux", "mux")?;
         mux.set_property("streamable", true);
         set(
@@ -109,8 +127,16 @@ impl MediaPipeline {
         tee.set_property("allow-not-linked", true);
         pipeline.add_many([&mux, &tee])?;
         mux.link(&tee)?;
-        link_to_request(&video.last, &mux, "video")?;
-        link_to_request(&audio_last, &mux, "audio")?;
+        link_tee_to_request(&video_tee, &mux, "video")?;
+        link_tee_to_request(&audio_tee, &mux, "audio")?;
+        let file = match plan.file {
+            Some(path) => {
+                let file = FileSink::build(path)?;
+                file.attach(&pipeline, &video_tee, &audio_tee)?;
+                Some(file)
+            }
+            None => None,
+        };
 
         count_bytes(&tee, &counters);
         count_frames(&video.last, &counters);
@@ -121,6 +147,7 @@ impl MediaPipeline {
             video_src,
             audio_src,
             counters,
+            file,
         })
     }
 
@@ -202,6 +229,21 @@ fn link_to_request(
     let src_pad = src
         .static_pad("src")
         .ok_or_else(|| EgressError::Pipeline(format!("{} has no src pad", src.name())))?;
+    let sink_pad = sink
+        .request_pad_simple(template)
+        .ok_or_else(|| EgressError::Pipeline(format!("{} gave no {template} pad", sink.name())))?;
+    src_pad.link(&sink_pad)?;
+    Ok(())
+}
+
+fn link_tee_to_request(
+    tee: &gst::Element,
+    sink: &gst::Element,
+    template: &str,
+) -> Result<(), EgressError> {
+    let src_pad = tee
+        .request_pad_simple("src_%u")
+        .ok_or_else(|| EgressError::Pipeline(format!("{} gave no src pad", tee.name())))?;
     let sink_pad = sink
         .request_pad_simple(template)
         .ok_or_else(|| EgressError::Pipeline(format!("{} gave no {template} pad", sink.name())))?;
@@ -294,6 +336,9 @@ fn watch_bus(pipeline: &gst::Pipeline, events: UnboundedSender<SessionEvent>, sc
                         class: classify(&error.error(), &text),
                         message: text,
                     }),
+                    None if message.src().is_some_and(FileSink::contains) => {
+                        Some(SessionEvent::FileError(text))
+                    }
                     None => Some(SessionEvent::Fatal(format!("{from}: {text}"))),
                 }
             }

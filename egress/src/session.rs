@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 
 /// How long a stop waits for the closing RTMP commands to go out.
 const EOS_WAIT: Duration = Duration::from_secs(2);
+/// How long a stop waits when a file is finalised too (its index written).
+const FILE_EOS_WAIT: Duration = Duration::from_secs(10);
 /// How long a stop waits for the pipeline to reach NULL.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
@@ -44,6 +46,7 @@ impl Session {
         inputs: &Inputs,
         output: &OutputProfile,
         scrubber: &Scrubber,
+        file: Option<&std::path::Path>,
     ) -> Result<Self, EgressError> {
         let (tx, events) = mpsc::unbounded_channel();
         let video = ConsumedTrack::consume(
@@ -76,6 +79,7 @@ impl Session {
             audio: audio.as_ref().map(|a| &a.stream),
             path,
             output,
+            file,
         };
         let pipeline = MediaPipeline::build(&plan, tx, scrubber.clone())?;
         let (video_port, audio_port) = pipeline.bind()?;
@@ -118,7 +122,12 @@ impl Session {
     pub(crate) async fn close(mut self, sinks: Vec<RtmpSink>) {
         if self.pipeline.counters.muxed_bytes.load(Ordering::Relaxed) > 0 {
             self.pipeline.send_eos();
-            let _ = tokio::time::timeout(EOS_WAIT, async {
+            let wait = if self.pipeline.file.is_some() {
+                FILE_EOS_WAIT
+            } else {
+                EOS_WAIT
+            };
+            let _ = tokio::time::timeout(wait, async {
                 while let Some(event) = self.events.recv().await {
                     if matches!(event, SessionEvent::Eos) {
                         break;

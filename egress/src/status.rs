@@ -8,7 +8,7 @@ use serde::Serialize;
 
 pub use podium_protocol::egress::{
     DestinationState, DestinationStats, DestinationStatus, EgressState, EgressStats, EgressStatus,
-    InputStatus, StopReason,
+    FileState, FileStatus, InputStatus, StopReason,
 };
 
 /// Changes worth a notification. Figures change every second and are in the
@@ -65,6 +65,14 @@ pub enum EgressEvent {
         /// Which producer: `video` or `audio`.
         #[serde(with = "kind")]
         kind: MediaKind,
+    },
+    /// The file output finished or failed.
+    FileChanged {
+        /// The egress.
+        egress: EgressId,
+        /// Its new state, inline.
+        #[serde(flatten)]
+        state: FileState,
     },
 }
 

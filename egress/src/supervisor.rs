@@ -5,6 +5,7 @@
 use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::egress::{Command, EgressConfig};
 use crate::error::EgressError;
+use crate::file::FileProgress;
 use crate::ids::{DestinationId, EgressId};
 use crate::network::{self, Vetting};
 use crate::output::{OutputProfile, VideoPath};
@@ -16,7 +17,7 @@ use crate::session::{Inputs, Session};
 use crate::source::InputEvent;
 use crate::status::{
     DestinationState, DestinationStats, DestinationStatus, EgressEvent, EgressState, EgressStats,
-    EgressStatus, InputStatus, StopReason, running_state,
+    EgressStatus, FileState, FileStatus, InputStatus, StopReason, running_state,
 };
 use crate::watchdog::{Sample, Verdict, Watchdog};
 use mediasoup::prelude::*;
@@ -48,6 +49,45 @@ pub(crate) struct SupervisorParts {
     pub session: Session,
     pub targets: Vec<RtmpTarget>,
     pub events: broadcast::Sender<EgressEvent>,
+}
+
+/// The file output: written by the first session only (a new input would
+/// start a new file), so it is finished when that session closes.
+struct FileOutput {
+    path: std::path::PathBuf,
+    state: FileState,
+    progress: Arc<FileProgress>,
+    bytes: u64,
+}
+
+impl FileOutput {
+    /// What the file counts as among the outputs, for the egress's state.
+    fn as_destination(&self) -> DestinationState {
+        match &self.state {
+            FileState::Writing if self.progress.duration() > Duration::ZERO => {
+                DestinationState::Live
+            }
+            FileState::Writing => DestinationState::Starting,
+            FileState::Finished => DestinationState::Stopped,
+            FileState::Failed { error } => DestinationState::Failed {
+                error: error.clone(),
+            },
+        }
+    }
+
+    fn status(&self) -> FileStatus {
+        FileStatus {
+            state: self.state.clone(),
+            bytes: self.bytes,
+            duration_secs: (self.progress.duration().as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
+
+    fn refresh_bytes(&mut self) {
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            self.bytes = meta.len();
+        }
+    }
 }
 
 struct Destination {
@@ -154,6 +194,9 @@ pub(crate) struct Supervisor {
     scrubber: Scrubber,
     session: Option<Session>,
     destinations: Vec<Destination>,
+    file: Option<FileOutput>,
+    /// The file counted as live in the state last computed.
+    file_live: bool,
     state: EgressState,
     started_at: Instant,
     status_tx: Option<watch::Sender<EgressStatus>>,
@@ -209,6 +252,12 @@ impl Supervisor {
             .into_iter()
             .map(|t| Destination::new(DestinationId::new(), t))
             .collect();
+        let file = parts.session.pipeline.file.as_ref().map(|f| FileOutput {
+            path: f.path.clone(),
+            state: FileState::Writing,
+            progress: Arc::clone(&f.progress),
+            bytes: 0,
+        });
         let (vetted_tx, vetted_rx) = mpsc::unbounded_channel();
         let mut supervisor = Self {
             id: parts.id,
@@ -220,6 +269,8 @@ impl Supervisor {
             scrubber: parts.scrubber,
             session: Some(parts.session),
             destinations,
+            file,
+            file_live: false,
             state: EgressState::Starting,
             started_at: now,
             status_tx: None,
@@ -365,13 +416,16 @@ impl Supervisor {
         video: ProducerId,
         audio: Option<ProducerId>,
     ) -> Result<(), EgressError> {
+        if self.destinations.is_empty() {
+            return Err(EgressError::RecordingInput);
+        }
         let router = self.router.clone();
         let inputs = Inputs {
             video,
             audio,
             ..self.inputs
         };
-        let session = Session::open(&router, &inputs, &self.output, &self.scrubber).await?;
+        let session = Session::open(&router, &inputs, &self.output, &self.scrubber, None).await?;
         tracing::info!(%video, ?audio, path = ?session.path, "input replaced");
         self.inputs = inputs;
         self.close_session().await;
@@ -448,6 +502,7 @@ impl Supervisor {
                     }
                 }
             }
+            SessionEvent::FileError(message) => self.file_failed(message),
             SessionEvent::Fatal(message) => {
                 tracing::error!(error = %message, "pipeline failed");
                 self.finish(EgressState::Failed { error: message }).await;
@@ -496,6 +551,17 @@ impl Supervisor {
 
         for index in 0..self.destinations.len() {
             self.check_destination(index, now);
+        }
+        if let Some(file) = &mut self.file
+            && file.state == FileState::Writing
+        {
+            file.refresh_bytes();
+            let live = file.as_destination() == DestinationState::Live;
+            if live != self.file_live {
+                self.file_live = live;
+                tracing::info!(path = %file.path.display(), "recording");
+                self.refresh_state();
+            }
         }
         if self.session.is_some() {
             for index in 0..self.destinations.len() {
@@ -720,9 +786,33 @@ impl Supervisor {
         self.refresh_state();
     }
 
-    /// The video producer closed: tear the session down and wait.
+    /// The file output could not write: it ends, keeping what it wrote;
+    /// the other outputs go on.
+    fn file_failed(&mut self, message: String) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        if file.state != FileState::Writing {
+            return;
+        }
+        file.refresh_bytes();
+        tracing::error!(path = %file.path.display(), bytes = file.bytes, error = %message, "recording failed");
+        file.state = FileState::Failed { error: message };
+        let _ = self.events.send(EgressEvent::FileChanged {
+            egress: self.id,
+            state: file.state.clone(),
+        });
+        self.refresh_state();
+    }
+
+    /// The video producer closed: tear the session down and wait (a
+    /// recording alone does not wait: a new input is a new recording).
     async fn input_lost(&mut self) {
-        let grace = self.config.input_grace;
+        let grace = if self.destinations.is_empty() {
+            Duration::ZERO
+        } else {
+            self.config.input_grace
+        };
         tracing::info!(grace_ms = grace.as_millis() as u64, "video producer closed");
         let _ = self.events.send(EgressEvent::InputEnded {
             egress: self.id,
@@ -792,6 +882,18 @@ impl Supervisor {
         }
         session.close(sinks).await;
         self.reset_input_figures();
+        if let Some(file) = &mut self.file
+            && file.state == FileState::Writing
+        {
+            file.refresh_bytes();
+            file.state = FileState::Finished;
+            tracing::info!(path = %file.path.display(), bytes = file.bytes, duration_secs = file.progress.duration().as_secs_f64(), "recording finished");
+            let _ = self.events.send(EgressEvent::FileChanged {
+                egress: self.id,
+                state: FileState::Finished,
+            });
+            self.dirty = true;
+        }
     }
 
     fn reset_input_figures(&mut self) {
@@ -834,15 +936,22 @@ impl Supervisor {
         if self.state.is_final() || matches!(self.state, EgressState::WaitingForInput { .. }) {
             return;
         }
-        match running_state(self.destinations.iter().map(|d| &d.state)) {
+        let file = self.file.as_ref().map(FileOutput::as_destination);
+        let outputs = self.destinations.iter().map(|d| &d.state).chain(&file);
+        match running_state(outputs) {
             Some(state) => self.set_state(state),
             None => {
-                tracing::error!("every destination failed");
+                let error = match (&self.file, self.destinations.is_empty()) {
+                    (Some(file), true) => match &file.state {
+                        FileState::Failed { error } => format!("recording failed: {error}"),
+                        _ => "the recording ended".to_owned(),
+                    },
+                    _ => "every destination failed".to_owned(),
+                };
+                tracing::error!(%error, "no output left");
                 // Nothing left to push to: the session closes in the background,
                 // once the failed sinks are out of it (see `close_session`).
-                self.set_state(EgressState::Failed {
-                    error: "every destination failed".to_owned(),
-                });
+                self.set_state(EgressState::Failed { error });
                 if let Some(session) = self.session.take() {
                     let detaching = std::mem::take(&mut self.detaching);
                     tokio::spawn(async move {
@@ -908,6 +1017,7 @@ impl Supervisor {
                 bytes_muxed: self.last_muxed,
             },
             destinations: self.destinations.iter().map(|d| d.status(now)).collect(),
+            file: self.file.as_ref().map(FileOutput::status),
         }
     }
 }

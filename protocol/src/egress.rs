@@ -245,6 +245,38 @@ pub enum DestinationState {
     Stopped,
 }
 
+/// State of an egress's file output (a recording).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum FileState {
+    /// Being written: every finished fragment (1 s) is playable.
+    Writing,
+    /// Closed cleanly: a finished MP4.
+    Finished,
+    /// Writing failed (disk full, directory gone); what was written is kept.
+    Failed {
+        /// Why (the file system's words).
+        error: String,
+    },
+}
+
+/// An egress's file output, as status shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStatus {
+    /// `state` and that state's fields, inline.
+    #[serde(flatten)]
+    pub state: FileState,
+    /// Size of the file on disk.
+    pub bytes: u64,
+    /// Media written, seconds (first to last video frame).
+    pub duration_secs: f64,
+}
+
 /// One destination of an egress, as status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -321,6 +353,8 @@ pub struct EgressStatus {
     pub stats: EgressStats,
     /// Its destinations in the order added; removed ones are left out.
     pub destinations: Vec<DestinationStatus>,
+    /// Its file output (a recording), if it has one.
+    pub file: Option<FileStatus>,
 }
 
 #[cfg(test)]

@@ -112,6 +112,11 @@ uuid_id!(
     DestinationId
 );
 
+uuid_id!(
+    /// One recording: a file on the server's disk, and its record.
+    RecordingId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 //! Everything that crosses a WebSocket or the HTTP API between Podium and
 //! its clients, written once: signaling requests, responses and
 //! notifications ([`signaling`]), typed ids ([`ids`]), error codes
-//! ([`error`]) and what an egress (a restream) looks like from outside
-//! ([`egress`]). The server, the egress crate, the load tool and the tests
+//! ([`error`]), what an egress (a restream) looks like from outside
+//! ([`egress`]) and recordings ([`recording`]). The server, the egress crate, the load tool and the tests
 //! use these types; the browser's TypeScript is generated from them
 //! ([`mod@typescript`], `client/src/generated/protocol.ts`).
 //!
@@ -19,16 +19,18 @@ pub mod admin;
 pub mod egress;
 pub mod error;
 pub mod ids;
+pub mod recording;
 pub mod signaling;
 pub mod typescript;
 
 pub use egress::{
     DestinationSpec, DestinationState, DestinationStats, DestinationStatus, EgressState,
-    EgressStats, EgressStatus, Ingest, InputStatus, InputVideoCodec, StopReason, StreamKey,
-    VideoMode, VideoPath,
+    EgressStats, EgressStatus, FileState, FileStatus, Ingest, InputStatus, InputVideoCodec,
+    StopReason, StreamKey, VideoMode, VideoPath,
 };
 pub use error::{ErrorBody, ErrorCode};
-pub use ids::{ConsumerId, DestinationId, EgressId, PeerId, ProducerId, TransportId};
+pub use ids::{ConsumerId, DestinationId, EgressId, PeerId, ProducerId, RecordingId, TransportId};
+pub use recording::{RecordingEnd, RecordingState, RecordingSummary};
 pub use signaling::{
     ChatFrom, CloseReason, Consumed, ConsumerType, Direction, Empty, IceRestarted, IceServer,
     IceTransportPolicy, Incoming, Joined, Notification, Outgoing, ParseError, PeerInfo, Produced,

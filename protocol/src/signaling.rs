@@ -9,6 +9,7 @@
 use crate::egress::{DestinationSpec, EgressStatus, VideoMode};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::ids::{ConsumerId, EgressId, PeerId, ProducerId, TransportId};
+use crate::recording::RecordingStarted;
 use mediasoup_types::data_structures::{DtlsParameters, IceCandidate, IceParameters};
 use mediasoup_types::rtp_parameters::{
     MediaKind, RtpCapabilities, RtpCapabilitiesFinalized, RtpParameters,
@@ -218,6 +219,22 @@ pub enum Request {
         /// The restream's `id`, from `startRestream` or `egressStatus`.
         restream_id: EgressId,
     },
+    /// Teacher (when `auth.teacher_can_record`) or admin: record this room
+    /// to a file on the server, reading the teacher's camera (else screen)
+    /// and microphone unless producers are given. Everyone in the room is
+    /// told (`recording`).
+    StartRecording {
+        /// Default: the teacher's camera, else their screen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        video_producer_id: Option<ProducerId>,
+        /// Default: the teacher's microphone (none: silence).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        audio_producer_id: Option<ProducerId>,
+    },
+    /// Teacher (when `auth.teacher_can_record`) or admin: stop this room's recording.
+    StopRecording {},
     /// Leaves the room: the response, then `closed` (reason `left`), then the socket closes.
     Leave {},
 }
@@ -361,6 +378,10 @@ pub struct Joined {
     pub peer_count: usize,
     /// Every producer in the room, others' to `consume`.
     pub producers: Vec<ProducerInfo>,
+    /// Whether the room is being recorded now (then `recording` notifications follow).
+    pub recording: bool,
+    /// Whether this peer may start and stop recordings (`startRecording`).
+    pub can_record: bool,
 }
 
 /// `createTransport`: what mediasoup-client's `createSendTransport` /
@@ -470,6 +491,8 @@ pub enum ResponseData {
     IceRestarted(IceRestarted),
     /// Answers `startRestream`.
     RestreamStarted(RestreamStarted),
+    /// Answers `startRecording`.
+    RecordingStarted(RecordingStarted),
     /// Answers `produce`.
     Produced(Produced),
     /// Answers every other method: `{}`.
@@ -505,6 +528,8 @@ pub const RESPONSE_TYPES: &[(&str, &str)] = &[
     ("kick", "Empty"),
     ("startRestream", "RestreamStarted"),
     ("stopRestream", "Empty"),
+    ("startRecording", "RecordingStarted"),
+    ("stopRecording", "Empty"),
     ("leave", "Empty"),
 ];
 
@@ -661,6 +686,12 @@ pub enum Notification {
     EgressStatus {
         /// The restream's status, stream keys redacted.
         egress: EgressStatus,
+    },
+    /// The room's recording started or ended; sent to everyone in the room
+    /// (people must know they are recorded).
+    Recording {
+        /// True while a recording of the room runs.
+        active: bool,
     },
     /// The server is about to close the connection.
     Closed {

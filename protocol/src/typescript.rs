@@ -35,6 +35,7 @@ pub fn typescript() -> String {
     push::<TransportId>(out_ref, &cfg);
     push::<EgressId>(out_ref, &cfg);
     push::<DestinationId>(out_ref, &cfg);
+    push::<RecordingId>(out_ref, &cfg);
     // Errors
     push::<ErrorCode>(out_ref, &cfg);
     push::<ErrorBody>(out_ref, &cfg);
@@ -54,6 +55,7 @@ pub fn typescript() -> String {
     push::<ConsumerType>(out_ref, &cfg);
     push::<Consumed>(out_ref, &cfg);
     push::<RestreamStarted>(out_ref, &cfg);
+    push::<recording::RecordingStarted>(out_ref, &cfg);
     push::<Empty>(out_ref, &cfg);
     push::<ChatFrom>(out_ref, &cfg);
     push::<CloseReason>(out_ref, &cfg);
@@ -68,11 +70,21 @@ pub fn typescript() -> String {
     push::<EgressState>(out_ref, &cfg);
     push::<StopReason>(out_ref, &cfg);
     push::<DestinationState>(out_ref, &cfg);
+    push::<FileState>(out_ref, &cfg);
+    push::<FileStatus>(out_ref, &cfg);
     push::<DestinationStatus>(out_ref, &cfg);
     push::<DestinationStats>(out_ref, &cfg);
     push::<InputStatus>(out_ref, &cfg);
     push::<EgressStats>(out_ref, &cfg);
     push::<EgressStatus>(out_ref, &cfg);
+    // Recordings
+    push::<recording::RecordingState>(out_ref, &cfg);
+    push::<recording::RecordingEnd>(out_ref, &cfg);
+    push::<recording::RecordingSummary>(out_ref, &cfg);
+    push::<recording::StartRecording>(out_ref, &cfg);
+    push::<recording::RecordingList>(out_ref, &cfg);
+    push::<recording::RecordingLink>(out_ref, &cfg);
+    push::<recording::AutoRecord>(out_ref, &cfg);
     // Admin HTTP API
     push::<admin::TokenRequest>(out_ref, &cfg);
     push::<admin::IssuedToken>(out_ref, &cfg);

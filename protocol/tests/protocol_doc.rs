@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const PROTOCOL_RS: &str = include_str!("../src/signaling.rs");
+const RECORDING_RS: &str = include_str!("../src/recording.rs");
 const ERROR_RS: &str = include_str!("../src/error.rs");
 const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
 
@@ -188,6 +189,8 @@ fn request_examples() -> BTreeMap<&'static str, String> {
             r#"{"destinations":[{"service":"youtube","streamKey":"your-stream-key"},{"service":"custom","url":"rtmp://127.0.0.1/live","streamKey":"test"}]}"#.to_owned(),
         ),
         ("stopRestream", format!(r#"{{"restreamId":{id}}}"#)),
+        ("startRecording", "{}".to_owned()),
+        ("stopRecording", "{}".to_owned()),
         ("leave", "{}".to_owned()),
     ])
 }
@@ -285,8 +288,10 @@ fn notification_examples() -> Vec<Notification> {
                         reconnects: 0,
                     },
                 }],
+                file: None,
             },
         },
+        Notification::Recording { active: true },
         Notification::Closed {
             reason: CloseReason::Kicked,
         },
@@ -360,7 +365,12 @@ fn render() -> String {
 
     out.push_str("## Responses\n\nThe `data` of a successful response, by request:\n\n");
     for v in variants(PROTOCOL_RS, "ResponseData") {
-        let v = structure(PROTOCOL_RS, &v.name);
+        let source = if v.name.starts_with("Recording") {
+            RECORDING_RS
+        } else {
+            PROTOCOL_RS
+        };
+        let v = structure(source, &v.name);
         let methods: Vec<String> = RESPONSE_TYPES
             .iter()
             .filter(|(_, ty)| *ty == v.name)

@@ -4,6 +4,7 @@
 use crate::auth::{TokenKey, random_secret};
 use crate::config::Config;
 use crate::error::Result;
+use crate::recording::Recordings;
 use crate::restream::Restreams;
 use crate::room::{RoomContext, Rooms};
 pub use crate::state::{AppState, ConnectionSlot};
@@ -36,6 +37,8 @@ pub enum StartError {
     },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("recording.dir {dir}: {source}")]
+    Recordings { dir: String, source: std::io::Error },
 }
 
 impl Application {
@@ -83,6 +86,12 @@ impl Application {
             config: Arc::clone(&config),
             pool,
             restreams: Restreams::new(&config, Arc::clone(&rooms)),
+            recordings: Recordings::new(&config, Arc::clone(&rooms)).map_err(|source| {
+                StartError::Recordings {
+                    dir: config.recording.dir.display().to_string(),
+                    source,
+                }
+            })?,
             rooms: Arc::clone(&rooms),
             connections: AtomicUsize::new(0),
             per_ip: Arc::default(),
@@ -165,9 +174,10 @@ impl Application {
         let server = tokio::spawn(self.server);
         shutdown.await;
         tracing::info!(
-            "shutting down: stopping restreams, telling peers, closing rooms and workers"
+            "shutting down: stopping restreams and recordings, telling peers, closing rooms and workers"
         );
         self.state.restreams.stop_all().await;
+        self.state.recordings.stop_all().await;
         self.state.rooms.shut_down();
         // Let the writers flush the `closed` notifications.
         tokio::time::sleep(Duration::from_millis(300)).await;

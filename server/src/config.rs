@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub egress: EgressConfig,
+    pub recording: RecordingConfig,
     pub turn: TurnConfig,
 }
 
@@ -81,6 +82,7 @@ pub struct AuthConfig {
     pub admin_key: Secret,
     pub token_ttl_secs: u64,
     pub teacher_can_restream: bool,
+    pub teacher_can_record: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +119,17 @@ pub struct EgressConfig {
     pub max_restreams: usize,
     pub max_restreams_per_room: usize,
     pub max_destinations: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingConfig {
+    pub dir: PathBuf,
+    pub auto: bool,
+    pub max_duration_secs: u64,
+    pub max_running: usize,
+    pub retention_days: u64,
+    pub max_total_bytes: u64,
 }
 
 /// TURN servers handed to browsers, with time-limited credentials
@@ -373,6 +386,7 @@ impl Config {
                 egress.max_restreams_per_room,
             ),
             ("egress.max_destinations", egress.max_destinations),
+            ("recording.max_running", self.recording.max_running),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be positive"));

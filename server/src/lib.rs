@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod ratelimit;
+pub mod recording;
 pub mod restream;
 pub mod room;
 pub mod signaling;

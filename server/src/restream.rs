@@ -315,7 +315,7 @@ impl Restreams {
 
 /// Whose producers a requester may restream: a teacher, the room's teachers'
 /// only; an admin, the teachers' and admins'. Never a student's.
-fn check_producers(
+pub(crate) fn check_producers(
     room: &Room,
     producers: &[Option<ProducerId>],
     requester: Requester,
@@ -341,7 +341,7 @@ fn check_producers(
     Ok(())
 }
 
-fn egress_error(error: EgressError) -> Error {
+pub(crate) fn egress_error(error: EgressError) -> Error {
     match error {
         EgressError::NoDestinations
         | EgressError::InvalidDestination { .. }
@@ -354,7 +354,8 @@ fn egress_error(error: EgressError) -> Error {
         EgressError::UnknownDestination(id) => Error::not_found("destination", id),
         EgressError::Ended => Error::Conflict(error.to_string()),
         EgressError::Mediasoup(_) => Error::Media(error.to_string()),
-        EgressError::Pipeline(_) | EgressError::MissingElement(_) => {
+        EgressError::RecordingInput => Error::Conflict(error.to_string()),
+        EgressError::Pipeline(_) | EgressError::MissingElement(_) | EgressError::File { .. } => {
             Error::Internal(error.to_string())
         }
     }

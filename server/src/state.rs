@@ -1,9 +1,10 @@
 //! What every request handler shares: the config, the worker pool, the rooms,
-//! the restreams, the keys, and the per-address connection counts.
+//! the restreams and recordings, the keys, and the per-address connection counts.
 
 use crate::auth::TokenKey;
 use crate::config::{Config, Secret};
 use crate::error::{Error, Result};
+use crate::recording::Recordings;
 use crate::restream::Restreams;
 use crate::room::Rooms;
 use crate::workers::WorkerPool;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub pool: Arc<WorkerPool>,
     pub rooms: Arc<Rooms>,
     pub restreams: Restreams,
+    pub recordings: Arc<Recordings>,
     pub tokens: TokenKey,
     /// Empty outside dev mode when none is configured: the admin API is off.
     pub admin_key: Secret,

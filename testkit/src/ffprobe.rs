@@ -58,6 +58,8 @@ pub struct Probe {
     pub video: Vec<(f64, bool, u64)>,
     /// Audio packets received.
     pub audio_packets: usize,
+    /// The first and last audio packets' pts, seconds.
+    pub audio_span: Option<(f64, f64)>,
     /// Frames the decoder made of the packets (`nb_read_frames`).
     pub video_frames_decoded: u64,
     /// Audio frames the decoder made of the packets (`nb_read_frames`).
@@ -134,6 +136,17 @@ impl Probe {
             self.report()
         );
     }
+}
+
+/// [`ffprobe`] of a whole file (a recording), on a blocking thread; prints the report.
+pub async fn probe_file(path: &std::path::Path) -> Probe {
+    const WHOLE: u32 = 24 * 3600;
+    let url = path.to_string_lossy().into_owned();
+    let probe = tokio::task::spawn_blocking(move || ffprobe(&url, WHOLE))
+        .await
+        .unwrap();
+    println!("ffprobe {}: {}", path.display(), probe.report());
+    probe
 }
 
 /// [`ffprobe`] on a blocking thread; prints the report.
@@ -232,6 +245,10 @@ pub fn parse(json: &Value) -> Probe {
             probe.video.push((pts, key, size));
         } else if index.is_some() && index == audio_index {
             probe.audio_packets += 1;
+            if let Some(pts) = packet["pts_time"].as_str().and_then(|s| s.parse().ok()) {
+                let (first, _) = probe.audio_span.unwrap_or((pts, pts));
+                probe.audio_span = Some((first, pts));
+            }
         }
     }
     probe

@@ -15,6 +15,8 @@ export type EgressId = string & { readonly __brand: "EgressId" };
 
 export type DestinationId = string & { readonly __brand: "DestinationId" };
 
+export type RecordingId = string & { readonly __brand: "RecordingId" };
+
 /**
  * Error codes on the wire: stable, snake_case, listed in docs/PROTOCOL.md.
  */
@@ -165,7 +167,15 @@ videoMode?: VideoMode, } } | { "method": "stopRestream", "data": {
 /**
  * The restream's `id`, from `startRestream` or `egressStatus`.
  */
-restreamId: EgressId, } } | { "method": "leave", "data": Record<symbol, never> };
+restreamId: EgressId, } } | { "method": "startRecording", "data": { 
+/**
+ * Default: the teacher's camera, else their screen.
+ */
+videoProducerId?: ProducerId, 
+/**
+ * Default: the teacher's microphone (none: silence).
+ */
+audioProducerId?: ProducerId, } } | { "method": "stopRecording", "data": Record<symbol, never> } | { "method": "leave", "data": Record<symbol, never> };
 
 /**
  * A peer as others see it.
@@ -256,7 +266,15 @@ peerCount: number,
 /**
  * Every producer in the room, others' to `consume`.
  */
-producers: Array<ProducerInfo>, };
+producers: Array<ProducerInfo>, 
+/**
+ * Whether the room is being recorded now (then `recording` notifications follow).
+ */
+recording: boolean, 
+/**
+ * Whether this peer may start and stop recordings (`startRecording`).
+ */
+canRecord: boolean, };
 
 /**
  * An RTCIceServer: a TURN (or STUN) server and the credentials to use it.
@@ -382,6 +400,15 @@ export type RestreamStarted = {
 restream: EgressStatus, };
 
 /**
+ * The answer to a start: `{"recording": {...}}`.
+ */
+export type RecordingStarted = { 
+/**
+ * The new recording.
+ */
+recording: RecordingSummary, };
+
+/**
  * Requests that return nothing answer `{}`.
  */
 export type Empty = Record<symbol, never>;
@@ -491,7 +518,11 @@ at: number, } } | { "notification": "egressStatus", "data": {
 /**
  * The restream's status, stream keys redacted.
  */
-egress: EgressStatus, } } | { "notification": "closed", "data": { 
+egress: EgressStatus, } } | { "notification": "recording", "data": { 
+/**
+ * True while a recording of the room runs.
+ */
+active: boolean, } } | { "notification": "closed", "data": { 
 /**
  * Why the connection closes.
  */
@@ -606,6 +637,32 @@ retryInMs: number, } | { "state": "failed",
  * Why it gave up (no stream key in it).
  */
 error: string, } | { "state": "stopped" };
+
+/**
+ * State of an egress's file output (a recording).
+ */
+export type FileState = { "state": "writing" } | { "state": "finished" } | { "state": "failed", 
+/**
+ * Why (the file system's words).
+ */
+error: string, };
+
+/**
+ * An egress's file output, as status shows it.
+ */
+export type FileStatus = { 
+/**
+ * Size of the file on disk.
+ */
+bytes: number, 
+/**
+ * Media written, seconds (first to last video frame).
+ */
+durationSecs: number, } & ({ "state": "writing" } | { "state": "finished" } | { "state": "failed", 
+/**
+ * Why (the file system's words).
+ */
+error: string, });
 
 /**
  * One destination of an egress, as status shows it.
@@ -730,7 +787,11 @@ stats: EgressStats,
 /**
  * Its destinations in the order added; removed ones are left out.
  */
-destinations: Array<DestinationStatus>, } & ({ "state": "starting" } | { "state": "live" } | { "state": "reconnecting" } | { "state": "waitingForInput", 
+destinations: Array<DestinationStatus>, 
+/**
+ * Its file output (a recording), if it has one.
+ */
+file: FileStatus | null, } & ({ "state": "starting" } | { "state": "live" } | { "state": "reconnecting" } | { "state": "waitingForInput", 
 /**
  * The whole grace period in milliseconds (not the time left).
  */
@@ -743,6 +804,100 @@ error: string, } | { "state": "stopped",
  * Why it stopped.
  */
 reason: StopReason, });
+
+/**
+ * Where a recording is in its life.
+ */
+export type RecordingState = "recording" | "finished" | "failed" | "interrupted";
+
+/**
+ * Why a finished recording ended.
+ */
+export type RecordingEnd = "stopped" | "inputEnded" | "maxDuration" | "shutdown";
+
+/**
+ * One recording, as `GET /api/admin/recordings` lists it.
+ */
+export type RecordingSummary = { 
+/**
+ * Its id: also the file's name (`<id>.mp4` in `recording.dir`).
+ */
+id: RecordingId, 
+/**
+ * The room recorded.
+ */
+room: string, 
+/**
+ * Where it is in its life.
+ */
+state: RecordingState, 
+/**
+ * Unix milliseconds.
+ */
+startedAt: number, 
+/**
+ * Media written so far, seconds.
+ */
+durationSecs: number, 
+/**
+ * Size of the file on disk.
+ */
+bytes: number, 
+/**
+ * Why it ended, once finished.
+ */
+endReason: RecordingEnd | null, 
+/**
+ * What went wrong, once failed.
+ */
+error: string | null, };
+
+/**
+ * `POST /api/admin/rooms/{room}/recordings` (body optional) and
+ * `startRecording` over the WebSocket: which producers to record.
+ */
+export type StartRecording = { 
+/**
+ * Default: the teacher's camera, else their screen.
+ */
+videoProducerId?: ProducerId, 
+/**
+ * Default: the teacher's microphone (none: silence).
+ */
+audioProducerId?: ProducerId, };
+
+/**
+ * `GET /api/admin/recordings`.
+ */
+export type RecordingList = { 
+/**
+ * Running recordings first, then the others, newest first.
+ */
+recordings: Array<RecordingSummary>, };
+
+/**
+ * `POST /api/admin/recordings/{id}/link`: a URL that serves the file without
+ * the admin key (for the browser's own player and downloads), until it expires.
+ */
+export type RecordingLink = { 
+/**
+ * Path and query, on this server: `/api/recordings/{id}/file?expires=...&sig=...`.
+ */
+url: string, 
+/**
+ * Unix seconds.
+ */
+expiresAt: number, };
+
+/**
+ * `PUT /api/admin/rooms/{room}/auto-record`: record the room whenever its
+ * teacher goes live (overrides `recording.auto` for that room).
+ */
+export type AutoRecord = { 
+/**
+ * On or off for this room.
+ */
+enabled: boolean, };
 
 /**
  * `POST /api/admin/tokens`: a join token for one user of one room.
@@ -959,5 +1114,7 @@ export interface Responses {
   kick: Empty;
   startRestream: RestreamStarted;
   stopRestream: Empty;
+  startRecording: RecordingStarted;
+  stopRecording: Empty;
   leave: Empty;
 }

@@ -13,6 +13,7 @@ mod hung_ingest;
 mod ingest_restart;
 mod network_policy;
 mod passthrough;
+mod recording;
 mod reencode_rtmp;
 mod rtmps;
 mod start;

@@ -118,6 +118,9 @@ struct RoomState {
     holds: usize,
     /// Set by the registry once the room is empty: it is then dropped.
     closed: bool,
+    /// A recording of the room runs: every peer knows (on join, and by
+    /// notification when it changes).
+    recording: bool,
     chat: ChatBudgets,
 }
 
@@ -344,6 +347,7 @@ impl Room {
         let can_speak = peer.info.can_speak;
         state.peers.insert(peer_id, peer);
         let peer_count = state.peers.len() - replaced.len();
+        let recording = state.recording;
         drop(state);
         for old in replaced {
             tracing::info!(room = %self.id, peer = %old, by = %peer_id, "peer replaced by a new connection of its user");
@@ -360,6 +364,9 @@ impl Room {
             peers,
             peer_count,
             producers,
+            recording,
+            // The session knows who may record.
+            can_record: false,
         })
     }
 
@@ -627,6 +634,19 @@ impl Room {
             self.ensure_pipe(*producer_id, slot, home).await?;
         }
         self.router(home)
+    }
+
+    /// Marks the room as recorded or not, and tells every peer when that
+    /// changes (under the lock joins read it with: no peer misses it).
+    pub fn set_recording(&self, active: bool) {
+        let mut state = self.state.lock();
+        if state.recording == active {
+            return;
+        }
+        state.recording = active;
+        broadcast(&state, &Notification::Recording { active }.queued(), |_| {
+            true
+        });
     }
 
     /// Sends `notification` to the room's teachers and admins.

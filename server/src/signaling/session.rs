@@ -5,16 +5,19 @@
 use super::protocol::{
     self, CloseReason, Empty, Notification, Request, RequestId, ResponseData, RestreamStarted,
 };
-use crate::auth::Claims;
+use crate::auth::{Claims, Role};
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
 use crate::ids::ToMedia;
 use crate::ratelimit::TokenBucket;
+use crate::recording::StartRecording;
 use crate::restream::{Requester, StartRestream};
 use crate::room::{Outbox, Outgoing, Room};
 use crate::state::{AppState, ConnectionSlot};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
+use mediasoup::prelude::MediaKind;
+use podium_protocol::recording::RecordingStarted;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -268,10 +271,20 @@ impl Connection {
                 kind,
                 rtp_parameters,
                 source,
-            } => room
-                .produce(peer, transport_id.to_media(), kind, rtp_parameters, source)
-                .await
-                .map(ResponseData::Produced),
+            } => {
+                let produced = room
+                    .produce(peer, transport_id.to_media(), kind, rtp_parameters, source)
+                    .await?;
+                let teacher_video =
+                    kind == MediaKind::Video && room.peer_role(self.peer_id) == Some(Role::Teacher);
+                if teacher_video {
+                    // Off the request path: the answer does not wait for the encoder.
+                    let recordings = Arc::clone(&self.app.recordings);
+                    let room = Arc::clone(&room);
+                    tokio::spawn(async move { recordings.teacher_live(&room).await });
+                }
+                Ok(ResponseData::Produced(produced))
+            }
             Request::CloseProducer { producer_id } => {
                 room.close_producer(peer, producer_id.to_media()).map(done)
             }
@@ -335,8 +348,35 @@ impl Connection {
                 self.app.restreams.stop(restream_id).await?;
                 Ok(Empty {}.into())
             }
+            Request::StartRecording {
+                video_producer_id,
+                audio_producer_id,
+            } => {
+                self.may_record(&room)?;
+                let request = StartRecording {
+                    video_producer_id: video_producer_id.map(ToMedia::to_media),
+                    audio_producer_id: audio_producer_id.map(ToMedia::to_media),
+                };
+                let requester = Requester::peer(&room, self.peer_id)?;
+                let recording = self.app.recordings.start(&room, request, requester).await?;
+                Ok(ResponseData::RecordingStarted(RecordingStarted {
+                    recording,
+                }))
+            }
+            Request::StopRecording {} => {
+                self.may_record(&room)?;
+                self.app.recordings.stop_room(room.id()).await?;
+                Ok(Empty {}.into())
+            }
             Request::Leave {} => Ok(Empty {}.into()),
         }
+    }
+
+    fn may_record(&self, room: &Room) -> Result<()> {
+        let role = room
+            .peer_role(self.peer_id)
+            .ok_or_else(|| Error::not_found("peer", self.peer_id))?;
+        self.app.recordings.check_role(role)
     }
 
     fn may_restream(&self, room: &Room) -> Result<()> {
@@ -367,7 +407,10 @@ impl Connection {
                     self.app.rooms.release(room.id());
                     return Err(error);
                 }
-                Ok(joined) => return Ok(ResponseData::Joined(joined)),
+                Ok(mut joined) => {
+                    joined.can_record = self.app.recordings.may_record(joined.role);
+                    return Ok(ResponseData::Joined(joined));
+                }
             }
         }
         Err(Error::Internal("the room kept closing; join again".into()))

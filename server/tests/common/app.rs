@@ -54,6 +54,17 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
         ("PODIUM_AUTH__DEV_SECRET".into(), DEV_SECRET.into()),
         // Every test client connects from 127.0.0.1.
         ("PODIUM_LIMITS__CONNECTIONS_PER_IP".into(), "1000".into()),
+        // Recordings of each test server in a directory of its own.
+        (
+            "PODIUM_RECORDING__DIR".into(),
+            std::env::temp_dir()
+                .join(format!(
+                    "podium-test-recordings-{}",
+                    uuid::Uuid::new_v4().simple()
+                ))
+                .display()
+                .to_string(),
+        ),
     ];
     env.extend(
         overrides
@@ -176,6 +187,9 @@ fn check_response(method: &str, data: &Value) {
         Some("Produced") => fits::<Produced>(method, data),
         Some("Consumed") => fits::<Consumed>(method, data),
         Some("RestreamStarted") => fits::<RestreamStarted>(method, data),
+        Some("RecordingStarted") => {
+            fits::<podium_protocol::recording::RecordingStarted>(method, data);
+        }
         Some("Empty") => fits::<Empty>(method, data),
         Some(other) => panic!("the test client does not know the response type {other}"),
         // Requests the tests make up on purpose are refused, never answered ok.

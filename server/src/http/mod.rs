@@ -56,11 +56,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .route(
             "/api/admin/restreams/{id}/destinations/{destination}",
             web::delete().to(remove_destination),
-        );
+        )
+        .configure(recordings::routes);
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
     }
 }
+
+mod recordings;
 
 type State = web::Data<AppState>;
 
