@@ -8,9 +8,15 @@ import type {
   EgressState,
   EgressStatus,
   IssuedToken,
+  RecordingId,
+  RecordingLink,
+  RecordingList,
+  RecordingStarted,
+  RecordingSummary,
   RestreamList,
   RoomList,
   RoomSummary,
+  StartRecording,
   StartRestream,
   TokenRequest,
 } from './protocol';
@@ -22,6 +28,11 @@ export type {
   DestinationStatus,
   IssuedToken,
   PeerSummary,
+  RecordingEnd,
+  RecordingId,
+  RecordingLink,
+  RecordingState,
+  RecordingSummary,
   RoomSummary,
   StartRestream,
   StopReason,
@@ -46,6 +57,12 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** A failed admin request, in a sentence's words (the server's own when it gave some). */
+export function apiErrorText(error: unknown): string {
+  if (error instanceof ApiError) return error.status === 401 ? 'the server refused the admin key' : error.message;
+  return 'the server is unreachable';
 }
 
 async function call<T>(key: string, method: string, path: string, body?: unknown): Promise<T> {
@@ -88,5 +105,26 @@ export function adminApi(key: string) {
         'DELETE',
         `/api/admin/restreams/${encodeURIComponent(id)}/destinations/${encodeURIComponent(destination)}`,
       ),
+    /** Running recordings first, then the others, newest first; of one room with `room`. */
+    recordings: async (room?: string) =>
+      (
+        await call<RecordingList>(
+          key,
+          'GET',
+          `/api/admin/recordings${room === undefined ? '' : `?room=${encodeURIComponent(room)}`}`,
+        )
+      ).recordings,
+    /** 201: the new recording (the server picks the producers unless `request` names them). */
+    startRecording: async (room: string, request: StartRecording = {}) =>
+      (await call<RecordingStarted>(key, 'POST', `/api/admin/rooms/${encodeURIComponent(room)}/recordings`, request)).recording,
+    stopRecording: (id: RecordingId) =>
+      call<RecordingSummary>(key, 'POST', `/api/admin/recordings/${encodeURIComponent(id)}/stop`),
+    /** A signed URL (a path on this server) that serves the file without the key until it expires. */
+    recordingLink: (id: RecordingId) => call<RecordingLink>(key, 'POST', `/api/admin/recordings/${encodeURIComponent(id)}/link`),
+    /** 204; 409 while it records. */
+    deleteRecording: (id: RecordingId) => call<void>(key, 'DELETE', `/api/admin/recordings/${encodeURIComponent(id)}`),
   };
 }
+
+/** The admin API with one key. */
+export type AdminApi = ReturnType<typeof adminApi>;

@@ -5,8 +5,8 @@
 //   start-form.ts        "Start a restream" (destination-list.ts, destination-fields.ts)
 //   list.ts              the room's restreams, a card each (card.ts, destination-row.ts,
 //                        add-destination.ts)
-//   text.ts              what states, figures and errors read as
-//   poller.ts            polling while the page is visible
+//   text.ts              what states and errors read as
+// (with ../poller.ts, ../dom-sync.ts and ../format.ts, shared with the recordings section).
 // This module holds the data (the rooms the admin page listed, the restreams
 // the server last listed) and wires the parts.
 //
@@ -25,9 +25,9 @@
 
 import { adminApi, ApiError, type RestreamStatus, type RoomSummary } from './admin-api';
 import type { PanelContext } from './admin-restreams/context';
-import { setText } from './admin-restreams/dom';
+import { setText } from './dom-sync';
 import { RestreamList } from './admin-restreams/list';
-import { Poller } from './admin-restreams/poller';
+import { Poller } from './poller';
 import { RoomChoice } from './admin-restreams/room-choice';
 import { StartForm } from './admin-restreams/start-form';
 import { errorText } from './admin-restreams/text';

@@ -1,9 +1,10 @@
 // The admin page: rooms, their participants and streams, join links, kicks,
-// and restreams (admin-restreams.ts).
+// restreams (admin-restreams.ts) and recordings (admin-recordings.ts).
 // It talks to the admin HTTP API with the admin key from the fragment
 // (#token=...&key=...) or typed in; the key never goes into a URL the server sees.
 
 import { adminApi, ApiError, type RoomSummary } from './admin-api';
+import { recordingPanel } from './admin-recordings';
 import { restreamPanel } from './admin-restreams';
 import { decodeClaims, takeLinkParams } from './token';
 import { byId, el, notify, show } from './ui';
@@ -38,6 +39,7 @@ if (claims) {
   byId<HTMLInputElement>('issue-room').value = claims.room;
 }
 const restreams = restreamPanel(() => key, selected);
+const recordings = recordingPanel(() => key);
 
 function setBadge(state: 'live' | 'reconnecting' | 'ended' | 'connecting', text: string): void {
   badge.dataset.state = state;
@@ -58,6 +60,7 @@ keyForm.addEventListener('submit', (event) => {
   keyInput.value = '';
   void refresh();
   void restreams.refresh();
+  void recordings.refresh();
 });
 
 /** Reloads the room list (and the open room), then again in a few seconds. */
@@ -104,11 +107,16 @@ function renderRooms(rooms: RoomSummary[]): void {
         el(
           'td',
           {},
-          el('button', {
-            text: 'Details',
-            attrs: { type: 'button', 'aria-label': `Details of room ${room.id}` },
-            on: { click: () => openRoom(room.id) },
-          }),
+          el(
+            'div',
+            { class: 'row-actions' },
+            el('button', {
+              text: 'Details',
+              attrs: { type: 'button', 'aria-label': `Details of room ${room.id}` },
+              on: { click: () => openRoom(room.id) },
+            }),
+            recordings.recordButton(room.id),
+          ),
         ),
       ),
     ),
@@ -253,3 +261,4 @@ byId('copy-url').addEventListener('click', () => {
 
 void refresh();
 void restreams.refresh();
+void recordings.refresh();

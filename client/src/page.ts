@@ -1,7 +1,8 @@
 // What the teacher and student pages share: reading the join link, the room
-// session, the connection badge, chat, leaving, and the end states.
+// session, the connection and recording badges, chat, leaving, and the end states.
 
 import type { Role } from './protocol';
+import { mountRecordingBadge } from './recording';
 import { RoomClient, type RoomOptions } from './room';
 import type { StopReason } from './signaling';
 import { readToken, type Claims } from './token';
@@ -49,6 +50,7 @@ export function startRoomPage(role: Exclude<Role, 'admin'>, options: RoomOptions
   room.on('notification', (n) => {
     if (n.notification === 'chat') chat.add(n.data);
   });
+  mountRecordingBadge(room);
   room.on('mediaHealth', (health) => {
     if (room.status.kind !== 'live') return;
     badge.dataset.state = health === 'ok' ? 'live' : 'reconnecting';

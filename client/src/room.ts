@@ -564,6 +564,9 @@ export class RoomClient extends Emitter<RoomEvents> {
           if (!n.data.peer.canSpeak) void this.unpublish('mic', false);
         }
         break;
+      case 'recording':
+        if (this.joined) this.joined.recording = n.data.active;
+        break;
       default:
         break;
     }

@@ -1,6 +1,6 @@
 // The teacher's page: preview, device choice, going live (camera in three
-// simulcast layers + microphone), screen sharing, the participant list with
-// raised hands and speaking rights, chat.
+// simulcast layers + microphone), screen sharing, recording (record-button.ts),
+// the participant list with raised hands and speaking rights, chat.
 
 import {
   CAMERA_CODEC_OPTIONS,
@@ -16,6 +16,7 @@ import {
 import { startRoomPage } from './page';
 import { attachAudio, detachAudio, attachVideo } from './playback';
 import type { PeerId, PeerInfo } from './protocol';
+import { mountRecordButton } from './record-button';
 import type { RequestError } from './signaling';
 import { byId, el, notify, setPressed, show } from './ui';
 
@@ -467,6 +468,7 @@ if (page) {
     scheduleRender();
   });
 
+  mountRecordButton(room);
   renderControls();
   void startMedia();
 }

@@ -3,13 +3,14 @@
 // "Stop restream".
 
 import { isFinal, type RestreamStatus } from '../admin-api';
+import { setData, setText } from '../dom-sync';
+import { formatBitrate, formatBytes, formatDuration } from '../format';
 import type { DestinationId } from '../protocol';
 import { el, notify, show } from '../ui';
 import { AddDestinationForm } from './add-destination';
 import type { PanelContext } from './context';
 import { DestinationRow } from './destination-row';
-import { setData, setText } from './dom';
-import { countdownText, errorText, formatBitrate, formatBytes, formatDuration, inputText, restreamStateText } from './text';
+import { countdownText, errorText, inputText, restreamStateText } from './text';
 
 const COLUMNS = ['Destination', 'State', 'Sent', 'Bitrate', 'Live for', 'Reconnects'];
 

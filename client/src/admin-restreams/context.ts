@@ -1,9 +1,7 @@
 // What the restream panel's parts share: the API (with the current admin
 // key) and the panel's reload. Nothing mutable.
 
-import type { adminApi } from '../admin-api';
-
-export type AdminApi = ReturnType<typeof adminApi>;
+import type { AdminApi } from '../admin-api';
 
 export interface PanelContext {
   /** The admin API with the key as it is now. */

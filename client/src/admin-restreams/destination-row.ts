@@ -2,9 +2,10 @@
 // the key as ***, state, figures) with a "Remove" button.
 
 import { isFinal, type DestinationStatus, type RestreamStatus } from '../admin-api';
+import { setData, setText } from '../dom-sync';
+import { formatBitrate, formatBytes, formatDuration } from '../format';
 import { el } from '../ui';
-import { setData, setText } from './dom';
-import { destinationStateText, formatBitrate, formatBytes, formatDuration } from './text';
+import { destinationStateText } from './text';
 
 export class DestinationRow {
   readonly row: HTMLTableRowElement;

@@ -3,11 +3,11 @@
 // from one poll to the next (the focus in them stays).
 
 import { isFinal, type RestreamStatus } from '../admin-api';
+import { setText } from '../dom-sync';
 import type { EgressId } from '../protocol';
 import { byId, show } from '../ui';
 import { RestreamCard } from './card';
 import type { PanelContext } from './context';
-import { setText } from './dom';
 
 /** Ended restreams kept on screen, per room. */
 export const ENDED_SHOWN = 5;

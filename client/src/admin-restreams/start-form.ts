@@ -4,10 +4,10 @@
 // producers it takes when the admin leaves the defaults.
 
 import { isFinal, type RestreamStatus, type RoomSummary, type StartRestream } from '../admin-api';
+import { SelectOptions } from '../dom-sync';
 import type { ProducerId, ProducerInfo, RestreamInputs } from '../protocol';
 import { byId, show } from '../ui';
 import type { PanelContext } from './context';
-import { SelectOptions } from './dom';
 import { DestinationList } from './destination-list';
 import type { RoomChoice } from './room-choice';
 import { errorText, producerText, roomOptionText } from './text';

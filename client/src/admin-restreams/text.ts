@@ -1,28 +1,8 @@
-// What the restream panel says: figures, states and errors as text. Pure
+// What the restream panel says: states and errors as text (figures: ../format.ts). Pure
 // functions of their arguments (the clock aside, for the countdown).
 
-import { ApiError, isFinal, type DestinationStatus, type RestreamStatus, type RoomSummary } from '../admin-api';
+import { apiErrorText, isFinal, type DestinationStatus, type RestreamStatus, type RoomSummary } from '../admin-api';
 import type { ProducerInfo } from '../protocol';
-
-export function formatBitrate(bps: number): string {
-  if (bps >= 1_000_000) return `${(bps / 1_000_000).toFixed(2)} Mbit/s`;
-  return `${Math.round(bps / 1000)} kbit/s`;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} kB`;
-  return `${bytes} B`;
-}
-
-export function formatDuration(secs: number): string {
-  const s = Math.max(0, Math.floor(secs));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
-}
 
 /** The server's "destination 0: …" (0-based) as people count. */
 export function friendlyError(message: string): string {
@@ -31,11 +11,7 @@ export function friendlyError(message: string): string {
 
 /** A failed admin request, in a sentence's words. */
 export function errorText(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (error.status === 401) return 'the server refused the admin key';
-    return friendlyError(error.message);
-  }
-  return 'the server is unreachable';
+  return friendlyError(apiErrorText(error));
 }
 
 export function destinationStateText(d: DestinationStatus, restream: RestreamStatus): string {

@@ -2,7 +2,7 @@
 // touch a node only when what it shows changes (no flicker, focus and
 // selection stay, screen readers hear only changes).
 
-import { el } from '../ui';
+import { el } from './ui';
 
 export function setText(node: HTMLElement, text: string): void {
   if (node.textContent !== text) node.textContent = text;
