@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -87,6 +88,7 @@ export async function startServer({ workers = 2 } = {}) {
     PODIUM_AUTH__TOKEN_SECRET: `test-secret-${port}-0123456789abcdefghijklmnopqrstuvwxyz`,
     PODIUM_AUTH__ADMIN_KEY: `test-admin-key-${port}`,
     PODIUM_AUTH__DEV_SECRET: devSecretFor(base),
+    PODIUM_RECORDING__DIR: join(tmpdir(), `podium-client-recordings-${port}`),
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   };
   const logs = [];

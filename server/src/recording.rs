@@ -389,11 +389,6 @@ impl Recordings {
         }
     }
 
-    /// Running recordings (for /metrics).
-    pub fn running(&self) -> usize {
-        self.store.lock().running.len()
-    }
-
     fn reserve(&self, room: &RoomId) -> Result<Reservation> {
         let mut store = self.store.lock();
         if store.running.contains_key(room) || store.starting.contains(room) {
