@@ -11,7 +11,7 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::RoomId;
-use crate::restream::{Requester, check_producers, egress_error};
+use crate::restream::{Requester, egress_error, inputs};
 use crate::room::{Room, RoomHold, Rooms};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -177,16 +177,12 @@ impl Recordings {
         request: StartRecording,
         requester: Requester,
     ) -> Result<RecordingSummary> {
-        let (video, audio) = match request.video_producer_id {
-            Some(video) => (video, request.audio_producer_id),
-            None => {
-                let (video, audio) = room.restream_defaults();
-                let video = video
-                    .ok_or_else(|| Error::Conflict("the teacher is not sending video".into()))?;
-                (video, request.audio_producer_id.or(audio))
-            }
-        };
-        check_producers(room, &[Some(video), audio], requester)?;
+        let (video, audio) = inputs(
+            room,
+            request.video_producer_id,
+            request.audio_producer_id,
+            requester,
+        )?;
         let _reservation = self.reserve(room.id())?;
         let router = room.home_router_with(&[Some(video), audio]).await?;
         let id = RecordingId::new();

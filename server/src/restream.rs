@@ -158,16 +158,12 @@ impl Restreams {
         requester: Requester,
     ) -> Result<EgressStatus> {
         self.check_request(&request, requester)?;
-        let (video, audio) = match request.video_producer_id {
-            Some(video) => (video, request.audio_producer_id),
-            None => {
-                let (video, audio) = room.restream_defaults();
-                let video = video
-                    .ok_or_else(|| Error::Conflict("the teacher is not sending video".into()))?;
-                (video, request.audio_producer_id.or(audio))
-            }
-        };
-        check_producers(room, &[Some(video), audio], requester)?;
+        let (video, audio) = inputs(
+            room,
+            request.video_producer_id,
+            request.audio_producer_id,
+            requester,
+        )?;
         let reservation = self.reserve(room.id())?;
         let router = room.home_router_with(&[Some(video), audio]).await?;
         let mut spec = EgressSpec::new(room.id().to_string(), video, audio, request.destinations);
@@ -313,9 +309,31 @@ impl Restreams {
     }
 }
 
+/// The producers an egress of `room` reads: those asked for, else the
+/// teacher's camera (else screen) and microphone; checked against what
+/// `requester` may take.
+pub(crate) fn inputs(
+    room: &Room,
+    video: Option<ProducerId>,
+    audio: Option<ProducerId>,
+    requester: Requester,
+) -> Result<(ProducerId, Option<ProducerId>)> {
+    let (video, audio) = match video {
+        Some(video) => (video, audio),
+        None => {
+            let (video, defaults) = room.restream_defaults();
+            let video =
+                video.ok_or_else(|| Error::Conflict("the teacher is not sending video".into()))?;
+            (video, audio.or(defaults))
+        }
+    };
+    check_producers(room, &[Some(video), audio], requester)?;
+    Ok((video, audio))
+}
+
 /// Whose producers a requester may restream: a teacher, the room's teachers'
 /// only; an admin, the teachers' and admins'. Never a student's.
-pub(crate) fn check_producers(
+fn check_producers(
     room: &Room,
     producers: &[Option<ProducerId>],
     requester: Requester,
