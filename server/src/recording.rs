@@ -69,6 +69,9 @@ struct Store {
     starting: Vec<RoomId>,
     /// Per-room `auto` overrides.
     auto: HashMap<RoomId, bool>,
+    /// Rooms whose recording ended because the teacher's video did: recorded
+    /// again if the teacher is back before then (a dropped connection).
+    resume: HashMap<RoomId, std::time::Instant>,
 }
 
 pub struct Recordings {
@@ -78,6 +81,8 @@ pub struct Recordings {
     teacher_can_record: bool,
     auto: bool,
     max_duration: Option<Duration>,
+    /// How long a room whose teacher's video ended is recorded again when it comes back.
+    resume_within: Duration,
     max_running: usize,
     retention: Option<Duration>,
     max_total_bytes: u64,
@@ -105,6 +110,7 @@ impl Recordings {
             auto: section.auto,
             max_duration: (section.max_duration_secs > 0)
                 .then(|| Duration::from_secs(section.max_duration_secs)),
+            resume_within: Duration::from_secs(config.egress.teacher_grace_secs),
             max_running: section.max_running,
             retention: (section.retention_days > 0)
                 .then(|| Duration::from_secs(section.retention_days * 86_400)),
@@ -353,11 +359,17 @@ impl Recordings {
     }
 
     /// The teacher of `room` started sending video: record the room if it
-    /// is set to record automatically and is not recorded already.
+    /// is set to record automatically, or if its recording ended with the
+    /// teacher's video moments ago (`egress.teacher_grace_secs`: a dropped
+    /// connection must not end the class's recording), and it is not
+    /// recorded already.
     pub async fn teacher_live(self: &Arc<Self>, room: &Arc<Room>) {
         let wanted = {
-            let store = self.store.lock();
-            store.auto.get(room.id()).copied().unwrap_or(self.auto)
+            let mut store = self.store.lock();
+            let now = std::time::Instant::now();
+            store.resume.retain(|_, until| *until > now);
+            let resume = store.resume.contains_key(room.id());
+            (resume || store.auto.get(room.id()).copied().unwrap_or(self.auto))
                 && !store.running.contains_key(room.id())
                 && !store.starting.contains(room.id())
         };
@@ -369,6 +381,7 @@ impl Recordings {
             .await
         {
             Ok(summary) => {
+                self.store.lock().resume.remove(room.id());
                 tracing::info!(room = %room.id(), recording = %summary.id, "automatic recording started");
             }
             Err(error) => {
@@ -475,7 +488,14 @@ impl Recordings {
                 }
             }
             entry.egress = None;
-            entry.summary.clone()
+            let summary = entry.summary.clone();
+            if summary.end_reason == Some(RecordingEnd::InputEnded) {
+                store.resume.insert(
+                    room.id().clone(),
+                    std::time::Instant::now() + self.resume_within,
+                );
+            }
+            summary
         };
         save(&self.dir, &summary);
         room.set_recording(false);

@@ -307,3 +307,133 @@ async fn records_cut_short_by_a_crash_read_back_as_interrupted() {
     app.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An ended recording's record and a file of `bytes`, started `age_days` ago.
+fn ended_recording(dir: &std::path::Path, id: &str, age_days: u64, bytes: usize) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    std::fs::write(dir.join(format!("{id}.mp4")), vec![0u8; bytes]).unwrap();
+    std::fs::write(
+        dir.join(format!("{id}.json")),
+        json!({
+            "id": id, "room": "old", "state": "finished", "startedAt": now - age_days * 86_400_000,
+            "durationSecs": 60.0, "bytes": bytes, "endReason": "stopped", "error": null
+        })
+        .to_string(),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_the_expired_then_the_oldest_beyond_the_total() {
+    let dir = std::env::temp_dir().join(format!(
+        "podium-test-retention-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let expired = "00000000-0000-4000-8000-000000000001";
+    let oldest = "00000000-0000-4000-8000-000000000002";
+    let middle = "00000000-0000-4000-8000-000000000003";
+    let newest = "00000000-0000-4000-8000-000000000004";
+    ended_recording(&dir, expired, 40, 1000);
+    ended_recording(&dir, oldest, 3, 1000);
+    ended_recording(&dir, middle, 2, 1000);
+    ended_recording(&dir, newest, 1, 1000);
+    let app = TestApp::with(config(&[
+        ("PODIUM_RECORDING__DIR", dir.to_str().unwrap()),
+        ("PODIUM_RECORDING__RETENTION_DAYS", "30"),
+        ("PODIUM_RECORDING__MAX_TOTAL_BYTES", "2500"),
+    ]))
+    .await;
+    let (_, list) = admin(&app, reqwest::Method::GET, "/api/admin/recordings", None).await;
+    let ids: Vec<&str> = list["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [newest, middle],
+        "newest first; the expired and the oldest beyond 2500 bytes gone"
+    );
+    for gone in [expired, oldest] {
+        assert!(!dir.join(format!("{gone}.mp4")).exists());
+        assert!(!dir.join(format!("{gone}.json")).exists());
+    }
+    app.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_stops_at_its_maximum_duration() {
+    let app = TestApp::with(config(&[("PODIUM_RECORDING__MAX_DURATION_SECS", "2")])).await;
+    let (mut teacher, _) = app.join("long", "Ada", Role::Teacher).await;
+    teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(teacher.notified("recording").await["active"], true);
+    let ended = teacher
+        .try_notified("recording", Duration::from_secs(6))
+        .await
+        .expect("the recording ends at its maximum duration");
+    assert_eq!(ended["active"], false);
+    let (_, summary) = admin(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/admin/recordings/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(summary["state"], "finished");
+    assert_eq!(summary["endReason"], "maxDuration");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_who_drops_and_comes_back_is_recorded_again() {
+    let app = TestApp::start().await;
+    let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
+    let (mut student, _) = app.join("flaky", "Bob", Role::Student).await;
+    teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    teacher.ok("startRecording", json!({})).await;
+    assert_eq!(student.notified("recording").await["active"], true);
+    // The teacher's connection drops: that recording ends with their video.
+    teacher.close().await;
+    assert_eq!(student.notified("recording").await["active"], false);
+    // Back within egress.teacher_grace_secs: recorded again, nobody asked.
+    let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
+    teacher_producing(&mut teacher, &["camera"]).await;
+    assert_eq!(student.notified("recording").await["active"], true);
+    let (_, list) = admin(
+        &app,
+        reqwest::Method::GET,
+        "/api/admin/recordings?room=flaky",
+        None,
+    )
+    .await;
+    let states: Vec<&str> = list["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["recording", "finished"]);
+    // A recording stopped on purpose is not resumed.
+    teacher.ok("stopRecording", json!({})).await;
+    assert_eq!(student.notified("recording").await["active"], false);
+    teacher.close().await;
+    let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
+    teacher_producing(&mut teacher, &["camera"]).await;
+    assert!(
+        student
+            .try_notified("recording", Duration::from_millis(800))
+            .await
+            .is_none()
+    );
+    app.stop().await;
+}
