@@ -1,8 +1,10 @@
-//! Egress benchmark (not a test): for passthrough and re-encode, prints the
-//! time from the start request to the first RTMP bytes on the wire and to
-//! "live", the CPU the egress costs, and memory.
+//! Egress benchmark (not a test): for passthrough and re-encode, restreams
+//! and recordings, prints the time from the start request to the first RTMP
+//! bytes on the wire and to "live", the CPU the egress costs, and memory;
+//! then the process's memory over repeated start/live/stop cycles.
 //!
 //! `cargo run -p podium-egress --example bench [--release]`
+//! `cargo run -p podium-egress --example bench --release -- --cycles 50`: the memory loop alone
 //!
 //! Needs nginx + libnginx-mod-rtmp (scripts/setup --test). The RTP sender
 //! runs in a child process (this binary with `--sender`) so that the CPU
@@ -32,12 +34,32 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--sender") {
         return run_sender(&args[2..]);
     }
-    tokio::runtime::Builder::new_multi_thread()
+    // As the server does (see podium_egress::limit_malloc_arenas);
+    // PODIUM_BENCH_GLIBC_ARENAS=1 keeps glibc's defaults, for comparison.
+    if std::env::var_os("PODIUM_BENCH_GLIBC_ARENAS").is_none() {
+        podium_egress::limit_malloc_arenas();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(bench());
+        .unwrap();
+    if args.get(1).map(String::as_str) == Some("--cycles") {
+        let cycles = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(50);
+        return runtime.block_on(async {
+            tracing_subscriber::fmt().with_env_filter("warn").init();
+            let media = Media::start().await;
+            let nginx = Nginx::started(false);
+            memory_cycles(&media, &nginx, cycles).await;
+            if std::env::var_os("GST_TRACERS").is_some() {
+                // With GST_TRACERS=leaks: lists the GStreamer objects still alive.
+                // SAFETY: no GStreamer object is used after this (the sender is
+                // a child process; every egress has stopped).
+                unsafe { gstreamer::deinit() };
+            }
+        });
+    }
+    runtime.block_on(bench());
 }
 
 struct Case {
@@ -45,6 +67,10 @@ struct Case {
     video: VideoIn,
     mode: VideoMode,
     expect: VideoPath,
+    /// RTMP destinations (the first through the first-bytes proxy).
+    rtmp: usize,
+    /// Record to a file too.
+    file: bool,
 }
 
 async fn bench() {
@@ -62,6 +88,8 @@ async fn bench() {
             },
             mode: VideoMode::Auto,
             expect: VideoPath::Passthrough,
+            rtmp: 1,
+            file: false,
         },
         Case {
             name: "re-encode (VP8 640x360 in -> 720p30 x264)",
@@ -71,6 +99,8 @@ async fn bench() {
             },
             mode: VideoMode::Auto,
             expect: VideoPath::Reencode,
+            rtmp: 1,
+            file: false,
         },
         Case {
             name: "re-encode (H.264 720p30 in -> 720p30 x264)",
@@ -81,8 +111,46 @@ async fn bench() {
             },
             mode: VideoMode::Reencode,
             expect: VideoPath::Reencode,
+            rtmp: 1,
+            file: false,
+        },
+        Case {
+            name: "record, passthrough (H.264 720p30 in)",
+            video: VideoIn::H264 {
+                width: 1280,
+                height: 720,
+                gop: 60,
+            },
+            mode: VideoMode::Auto,
+            expect: VideoPath::Passthrough,
+            rtmp: 0,
+            file: true,
+        },
+        Case {
+            name: "record (VP8 640x360 in -> 720p30 x264)",
+            video: VideoIn::Vp8 {
+                width: 640,
+                height: 360,
+            },
+            mode: VideoMode::Auto,
+            expect: VideoPath::Reencode,
+            rtmp: 0,
+            file: true,
+        },
+        Case {
+            name: "record + 2 RTMP, one x264 (VP8 in)",
+            video: VideoIn::Vp8 {
+                width: 640,
+                height: 360,
+            },
+            mode: VideoMode::Auto,
+            expect: VideoPath::Reencode,
+            rtmp: 2,
+            file: true,
         },
     ];
+    let files = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&files).unwrap();
     println!(
         "egress benchmark: {} cores, load average {}",
         num_cpus(),
@@ -97,16 +165,25 @@ async fn bench() {
         let baseline = cpu_percent(Duration::from_secs(10)).await;
         let rss_before = rss_kib();
 
-        let key = format!("bench{i}");
+        let destinations = (0..case.rtmp)
+            .map(|n| {
+                let key = format!("bench{i}-{n}");
+                if n == 0 {
+                    support::destination(&format!("rtmp://127.0.0.1:{}/live", proxy.port), &key)
+                } else {
+                    support::destination(&nginx.rtmp_url(), &key)
+                }
+            })
+            .collect();
         let mut spec = EgressSpec::new(
             "bench",
             sender.video_id(),
             Some(sender.audio_id()),
-            vec![support::destination(
-                &format!("rtmp://127.0.0.1:{}/live", proxy.port),
-                &key,
-            )],
+            destinations,
         );
+        if case.file {
+            spec.file = Some(files.join(format!("bench{i}.mp4")));
+        }
         spec.preset = Preset::Twitch;
         spec.video_mode = case.mode;
         let first_bytes = proxy.arm();
@@ -115,7 +192,18 @@ async fn bench() {
             .await
             .unwrap();
         let started = t0.elapsed();
-        let bytes_at = wait_first_bytes(first_bytes).await;
+        let bytes_at = if case.rtmp > 0 {
+            format!(
+                "{:>6.0} ms",
+                wait_first_bytes(first_bytes)
+                    .await
+                    .duration_since(t0)
+                    .as_secs_f64()
+                    * 1000.0
+            )
+        } else {
+            "     - ms".to_owned()
+        };
         let status =
             support::wait_for(&egress, Duration::from_secs(20), "live", support::is_live).await;
         let live = t0.elapsed();
@@ -124,15 +212,16 @@ async fn bench() {
         let cpu = cpu_percent(MEASURE).await;
         let rss_after = rss_kib();
         let status = egress.status();
+        let factories = egress.element_factories().await.unwrap_or_default();
+        let encoders = factories.iter().filter(|f| *f == "x264enc").count();
         egress.stop().await;
         let _ = child.kill();
         let _ = child.wait();
         drop(sender);
         rows.push(format!(
-            "{:<44} start() {:>6.0} ms | first RTMP bytes {:>6.0} ms | live {:>6.0} ms | CPU {:>5.1} % of a core (process {:.1} %, baseline {:.1} %) | RSS +{:>6} KiB (now {} KiB) | out {:.1} fps {} kbit/s",
+            "{:<44} start() {:>6.0} ms | first RTMP bytes {bytes_at} | live {:>6.0} ms | CPU {:>5.1} % of a core (process {:.1} %, baseline {:.1} %) | RSS +{:>6} KiB (now {} KiB) | out {:.1} fps {} kbit/s | {encoders} x264",
             case.name,
             started.as_secs_f64() * 1000.0,
-            bytes_at.duration_since(t0).as_secs_f64() * 1000.0,
             live.as_secs_f64() * 1000.0,
             cpu - baseline,
             cpu,
@@ -145,25 +234,34 @@ async fn bench() {
         println!("{}", rows.last().unwrap());
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    // Memory over repeated start/stop: it should level off, not climb.
-    let (sender, video_port, audio_port) = Sender::producers_only(
-        &media.router,
-        VideoIn::Vp8 {
-            width: 640,
-            height: 360,
-        },
-    )
-    .await;
-    let mut child = spawn_sender(
-        VideoIn::Vp8 {
-            width: 640,
-            height: 360,
-        },
-        video_port,
-        audio_port,
+    let _ = std::fs::remove_dir_all(&files);
+    // Memory over repeated start/stop: it should level off, not climb
+    // (`--cycles 50` for the long run).
+    memory_cycles(&media, &nginx, 6).await;
+
+    println!(
+        "\nsummary (CPU measured over {} s, less the no-egress baseline):",
+        MEASURE.as_secs()
     );
-    let mut cycles = Vec::new();
-    for i in 0..6 {
+    for row in rows {
+        println!("  {row}");
+    }
+    println!("peak RSS of the process: {} KiB", hwm_kib());
+}
+
+/// Starts, runs (3 s live) and stops an egress `cycles` times; prints the
+/// process RSS after each (after `malloc_trim`) and the growth per cycle
+/// over the last 30 (least squares), which should be near zero.
+async fn memory_cycles(media: &Media, nginx: &Nginx, cycles: usize) {
+    let video = VideoIn::Vp8 {
+        width: 640,
+        height: 360,
+    };
+    let (sender, video_port, audio_port) = Sender::producers_only(&media.router, video).await;
+    let mut child = spawn_sender(video, video_port, audio_port);
+    let threads = status_field("Threads:");
+    let mut after_trim = Vec::new();
+    for i in 0..cycles {
         let spec = EgressSpec::new(
             "bench",
             sender.video_id(),
@@ -181,28 +279,55 @@ async fn bench() {
         egress.stop().await;
         drop(egress);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss = rss_kib();
+        // The pipeline's threads end (and give their stacks back) shortly after.
+        for _ in 0..20 {
+            if status_field("Threads:") <= threads {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // SAFETY: malloc_trim only returns free heap memory to the OS.
         unsafe {
             libc::malloc_trim(0);
         }
-        cycles.push((rss, rss_kib()));
+        let rss = rss_kib();
+        println!(
+            "cycle {:>3}: RSS {rss} KiB, {} threads",
+            i + 1,
+            status_field("Threads:")
+        );
+        after_trim.push(rss);
     }
     let _ = child.kill();
     let _ = child.wait();
     drop(sender);
+    let tail = &after_trim[after_trim.len().saturating_sub(30)..];
     println!(
-        "RSS after each of 6 start/live/stop cycles, before and after malloc_trim (KiB): {cycles:?}"
+        "RSS after malloc_trim over {cycles} start/live/stop cycles: first {} KiB, last {} KiB, \
+         highest {} KiB; growth over the last {}: {:.1} KiB per cycle (least squares)",
+        after_trim.first().copied().unwrap_or(0),
+        after_trim.last().copied().unwrap_or(0),
+        after_trim.iter().max().copied().unwrap_or(0),
+        tail.len(),
+        slope(tail)
     );
+}
 
-    println!(
-        "\nsummary (CPU measured over {} s, less the no-egress baseline):",
-        MEASURE.as_secs()
-    );
-    for row in rows {
-        println!("  {row}");
+/// Least-squares slope of `values` against their index.
+fn slope(values: &[u64]) -> f64 {
+    let n = values.len() as f64;
+    if n < 2.0 {
+        return 0.0;
     }
-    println!("peak RSS of the process: {} KiB", hwm_kib());
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = values.iter().sum::<u64>() as f64 / n;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, v) in values.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        num += dx * (*v as f64 - mean_y);
+        den += dx * dx;
+    }
+    num / den
 }
 
 /// The child: runs the RTP sender until killed.

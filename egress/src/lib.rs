@@ -108,6 +108,7 @@ mod encode;
 mod error;
 mod file;
 mod ids;
+mod malloc;
 mod manager;
 mod network;
 mod output;
@@ -129,6 +130,7 @@ pub use destination::{
 pub use egress::{Egress, EgressConfig, EgressSpec};
 pub use error::EgressError;
 pub use ids::{DestinationId, EgressId};
+pub use malloc::limit_malloc_arenas;
 pub use manager::{EgressManager, KEEP_ENDED};
 pub use network::{Lookup, NetworkPolicy, Refusal, forbidden_range};
 pub use output::{

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before any thread: egresses start and stop threads all day.
+    podium_egress::limit_malloc_arenas();
     let file = config_path();
     let config = match Config::load(file.as_deref(), std::env::vars()) {
         Ok(config) => config,
