@@ -302,15 +302,28 @@ async fn memory_cycles(media: &Media, nginx: &Nginx, cycles: usize) {
     let _ = child.wait();
     drop(sender);
     let tail = &after_trim[after_trim.len().saturating_sub(30)..];
+    let (earlier, later) = tail.split_at(tail.len() / 2);
     println!(
         "RSS after malloc_trim over {cycles} start/live/stop cycles: first {} KiB, last {} KiB, \
-         highest {} KiB; growth over the last {}: {:.1} KiB per cycle (least squares)",
+         highest {} KiB; growth per cycle over the last {}: {:.1} KiB (median of the later half \
+         less the earlier half's), {:.1} KiB (least squares)",
         after_trim.first().copied().unwrap_or(0),
         after_trim.last().copied().unwrap_or(0),
         after_trim.iter().max().copied().unwrap_or(0),
         tail.len(),
+        (median(later) - median(earlier)) / later.len().max(1) as f64,
         slope(tail)
     );
+}
+
+fn median(values: &[u64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2] as f64,
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) as f64 / 2.0,
+    }
 }
 
 /// Least-squares slope of `values` against their index.
