@@ -13,7 +13,7 @@
 // Updates: the page polls GET /api/admin/restreams every 2 s while it is
 // visible (and at once after each action). It does not join the room over the
 // WebSocket: the admin page is not a peer of any room, and the staff
-// notifications (`egressStatus`) only come on state changes, while the
+// notifications (`restreamStatus`) only come on state changes, while the
 // figures (frame rate, bitrate, bytes) move every second.
 //
 // Which producers a restream takes by default is the server's answer

@@ -216,7 +216,7 @@ pub enum Request {
     },
     /// Teacher (when the server allows) or admin: stop a restream of this room.
     StopRestream {
-        /// The restream's `id`, from `startRestream` or `egressStatus`.
+        /// The restream's `id`, from `startRestream` or `restreamStatus`.
         restream_id: EgressId,
     },
     /// Teacher (when `auth.teacher_can_record`) or admin: record this room
@@ -465,7 +465,7 @@ pub struct Consumed {
 /// `startRestream`: the restream's status, stream keys redacted.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct RestreamStarted {
-    /// Its status; later changes come as `egressStatus` notifications.
+    /// Its status; later changes come as `restreamStatus` notifications.
     pub restream: EgressStatus,
 }
 
@@ -683,9 +683,9 @@ pub enum Notification {
         at: u64,
     },
     /// A restream of the room changed state (staff only): its whole status.
-    EgressStatus {
+    RestreamStatus {
         /// The restream's status, stream keys redacted.
-        egress: EgressStatus,
+        restream: EgressStatus,
     },
     /// The room's recording started or ended; sent to everyone in the room
     /// (people must know they are recorded).

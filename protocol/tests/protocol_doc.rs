@@ -255,8 +255,8 @@ fn notification_examples() -> Vec<Notification> {
             text: "Page 12?".into(),
             at: 1_795_000_000_000,
         },
-        Notification::EgressStatus {
-            egress: EgressStatus {
+        Notification::RestreamStatus {
+            restream: EgressStatus {
                 id: "0b6c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
                     .parse::<EgressId>()
                     .unwrap(),

@@ -88,7 +88,46 @@ pub fn render(app: &AppState) -> String {
         &one(app.connections.load(std::sync::atomic::Ordering::Relaxed) as f64),
     );
     restreams(&mut out, &app.restreams.list(None));
+    recordings(&mut out, &app.recordings.list(None));
     out
+}
+
+fn recordings(out: &mut String, all: &[podium_protocol::RecordingSummary]) {
+    let running: Vec<_> = all.iter().filter(|r| !r.state.is_final()).collect();
+    metric(
+        out,
+        "podium_recordings",
+        "gauge",
+        "Running recordings.",
+        &[(String::new(), running.len() as f64)],
+    );
+    let bytes: Vec<_> = running
+        .iter()
+        .map(|r| {
+            (
+                format!("{{recording=\"{}\",room=\"{}\"}}", r.id, r.room),
+                r.bytes as f64,
+            )
+        })
+        .collect();
+    metric(
+        out,
+        "podium_recording_bytes",
+        "gauge",
+        "Bytes written by a running recording.",
+        &bytes,
+    );
+    let failed = all
+        .iter()
+        .filter(|r| r.state == podium_protocol::RecordingState::Failed)
+        .count();
+    metric(
+        out,
+        "podium_recordings_failed",
+        "gauge",
+        "Recordings on disk that failed (disk full, directory gone).",
+        &[(String::new(), failed as f64)],
+    );
 }
 
 fn restreams(out: &mut String, all: &[podium_egress::EgressStatus]) {

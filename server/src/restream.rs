@@ -386,8 +386,8 @@ async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Roo
     let room = Arc::clone(hold.room());
     let mut events = egress.events();
     let notify = |status: &EgressStatus| {
-        room.notify_staff(Notification::EgressStatus {
-            egress: status.clone(),
+        room.notify_staff(Notification::RestreamStatus {
+            restream: status.clone(),
         });
     };
     notify(&egress.status());

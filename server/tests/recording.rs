@@ -67,6 +67,8 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     assert_eq!(joined["recording"], true);
     assert!(recording_dir(&app).join(format!("{id}.json")).is_file());
 
+    assert_eq!(app.metric("podium_recordings").await, 1.0);
+
     // One at a time per room, from the WebSocket or the API.
     assert_eq!(teacher.err("startRecording", json!({})).await, "conflict");
     let (status, _) = admin(
@@ -106,6 +108,7 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     assert_eq!(summary["state"], "finished");
     assert_eq!(summary["endReason"], "stopped");
     assert_eq!(teacher.err("stopRecording", json!({})).await, "conflict");
+    assert_eq!(app.metric("podium_recordings").await, 0.0);
 
     // The file: with the admin key, or with a signed link only.
     let file = format!("{}/api/admin/recordings/{id}/file", app.base);

@@ -111,12 +111,12 @@ async fn restreams_are_guarded_validated_reported_and_never_log_keys() {
         url.starts_with("rtmp://127.0.0.1:9/live") && !url.contains(KEY),
         "{url}"
     );
-    let status = teacher.notified("egressStatus").await;
-    assert_eq!(status["egress"]["id"], id.as_str());
+    let status = teacher.notified("restreamStatus").await;
+    assert_eq!(status["restream"]["id"], id.as_str());
     assert!(!status.to_string().contains(KEY));
     assert!(
         student
-            .try_notified("egressStatus", Duration::from_millis(500))
+            .try_notified("restreamStatus", Duration::from_millis(500))
             .await
             .is_none(),
         "students do not hear of restreams"
@@ -369,7 +369,7 @@ async fn teachers_ask_for_less_than_admins() {
     assert_eq!(status, 403, "{body}");
     assert!(
         student
-            .try_notified("egressStatus", Duration::from_millis(300))
+            .try_notified("restreamStatus", Duration::from_millis(300))
             .await
             .is_none()
     );

@@ -165,7 +165,7 @@ destinations: Array<DestinationSpec>,
  */
 videoMode?: VideoMode, } } | { "method": "stopRestream", "data": { 
 /**
- * The restream's `id`, from `startRestream` or `egressStatus`.
+ * The restream's `id`, from `startRestream` or `restreamStatus`.
  */
 restreamId: EgressId, } } | { "method": "startRecording", "data": { 
 /**
@@ -395,7 +395,7 @@ producerPaused: boolean, };
  */
 export type RestreamStarted = { 
 /**
- * Its status; later changes come as `egressStatus` notifications.
+ * Its status; later changes come as `restreamStatus` notifications.
  */
 restream: EgressStatus, };
 
@@ -514,11 +514,11 @@ text: string,
 /**
  * Unix milliseconds.
  */
-at: number, } } | { "notification": "egressStatus", "data": { 
+at: number, } } | { "notification": "restreamStatus", "data": { 
 /**
  * The restream's status, stream keys redacted.
  */
-egress: EgressStatus, } } | { "notification": "recording", "data": { 
+restream: EgressStatus, } } | { "notification": "recording", "data": { 
 /**
  * True while a recording of the room runs.
  */
