@@ -16,6 +16,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,11 +72,14 @@ pub(crate) struct FileSink {
 }
 
 impl FileSink {
-    /// Creates the file (it must not exist: nothing is overwritten) and the bin.
+    /// Creates the file (it must not exist: nothing is overwritten; readable
+    /// by the owner only) and the bin.
     pub(crate) fn build(path: &Path) -> Result<Self, EgressError> {
+        // Owner only: a class's video is not for every account on the host.
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(path)
             .map_err(|error| EgressError::File {
                 path: path.to_path_buf(),

@@ -25,6 +25,7 @@ use podium_protocol::recording::{RecordingEnd, RecordingLink, RecordingState, Re
 use podium_protocol::{ProducerId as WireProducerId, RecordingId};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -96,7 +97,13 @@ impl Recordings {
     /// recording were cut short by a crash and become `interrupted`.
     pub fn new(config: &Config, rooms: Arc<Rooms>) -> std::io::Result<Arc<Self>> {
         let section = &config.recording;
-        std::fs::create_dir_all(&section.dir)?;
+        // Owner only, if made here: a class's video is not for every account on the host.
+        if !section.dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&section.dir)?;
+        }
         let this = Arc::new(Self {
             // No grace: a recording ends with its input (the teacher's next
             // video is a new recording, started by `auto`).

@@ -66,6 +66,21 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     let (_late, joined) = app.join("class", "Cy", Role::Student).await;
     assert_eq!(joined["recording"], true);
     assert!(recording_dir(&app).join(format!("{id}.json")).is_file());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(recording_dir(&app))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the directory is the owner's only: {mode:o}"
+        );
+        let file = recording_dir(&app).join(format!("{id}.mp4"));
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the file is the owner's only: {mode:o}");
+    }
 
     assert_eq!(app.metric("podium_recordings").await, 1.0);
 

@@ -111,6 +111,11 @@ async fn a_recording_is_an_mp4_of_the_wall_time() {
     let file = status.file.expect("file status");
     assert_eq!(file.state, FileState::Finished);
     assert_eq!(file.bytes, std::fs::metadata(&path).unwrap().len());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the file is the owner's only: {mode:o}");
+    }
 
     let probe = ffprobe::probe_file(&path).await;
     assert_recording(&probe);
