@@ -24,7 +24,7 @@ for module in ngx_rtmp_module ngx_stream_module; do
   [ -f "/usr/lib/nginx/modules/$module.so" ] || missing+=("$module")
 done
 if command -v gst-inspect-1.0 >/dev/null; then
-  for element in rtpbin rtmp2sink flvmux x264enc avenc_aac vp8dec vp8enc opusenc opusdec rtph264depay mp4mux filesink; do
+  for element in rtpbin rtmp2sink flvmux x264enc avenc_aac vp8dec vp8enc opusenc opusdec rtph264depay mp4mux filesink compositor; do
     gst-inspect-1.0 "$element" >/dev/null 2>&1 || missing+=("gstreamer:$element")
   done
 fi

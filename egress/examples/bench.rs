@@ -15,7 +15,9 @@
 #[allow(dead_code)] // the tests' helpers: the benchmark needs some of them
 mod support;
 
-use podium_egress::{Egress, EgressSpec, Preset, VideoMode, VideoPath};
+use podium_egress::{
+    Compose, ComposeInputs, Egress, EgressInput, EgressSpec, Layout, Preset, VideoMode, VideoPath,
+};
 use podium_testkit::ingest::Nginx;
 use podium_testkit::media::Media;
 use podium_testkit::sender::{Sender, VideoIn};
@@ -71,6 +73,8 @@ struct Case {
     rtmp: usize,
     /// Record to a file too.
     file: bool,
+    /// Compose `video` (the camera) with a second sender's 720p VP8 (the screen).
+    composed: bool,
 }
 
 async fn bench() {
@@ -90,6 +94,7 @@ async fn bench() {
             expect: VideoPath::Passthrough,
             rtmp: 1,
             file: false,
+            composed: false,
         },
         Case {
             name: "re-encode (VP8 640x360 in -> 720p30 x264)",
@@ -101,6 +106,7 @@ async fn bench() {
             expect: VideoPath::Reencode,
             rtmp: 1,
             file: false,
+            composed: false,
         },
         Case {
             name: "re-encode (H.264 720p30 in -> 720p30 x264)",
@@ -113,6 +119,7 @@ async fn bench() {
             expect: VideoPath::Reencode,
             rtmp: 1,
             file: false,
+            composed: false,
         },
         Case {
             name: "record, passthrough (H.264 720p30 in)",
@@ -125,6 +132,7 @@ async fn bench() {
             expect: VideoPath::Passthrough,
             rtmp: 0,
             file: true,
+            composed: false,
         },
         Case {
             name: "record (VP8 640x360 in -> 720p30 x264)",
@@ -136,6 +144,7 @@ async fn bench() {
             expect: VideoPath::Reencode,
             rtmp: 0,
             file: true,
+            composed: false,
         },
         Case {
             name: "record + 2 RTMP, one x264 (VP8 in)",
@@ -147,6 +156,31 @@ async fn bench() {
             expect: VideoPath::Reencode,
             rtmp: 2,
             file: true,
+            composed: false,
+        },
+        Case {
+            name: "record, composed camera + screen (2 VP8 in)",
+            video: VideoIn::Vp8 {
+                width: 640,
+                height: 360,
+            },
+            mode: VideoMode::Reencode,
+            expect: VideoPath::Reencode,
+            rtmp: 0,
+            file: true,
+            composed: true,
+        },
+        Case {
+            name: "record + 2 RTMP, composed, one x264",
+            video: VideoIn::Vp8 {
+                width: 640,
+                height: 360,
+            },
+            mode: VideoMode::Reencode,
+            expect: VideoPath::Reencode,
+            rtmp: 2,
+            file: true,
+            composed: true,
         },
     ];
     let files = std::env::temp_dir().join(format!("podium-bench-{}", std::process::id()));
@@ -161,6 +195,18 @@ async fn bench() {
         let (sender, video_port, audio_port) =
             Sender::producers_only(&media.router, case.video).await;
         let mut child = spawn_sender(case.video, video_port, audio_port);
+        // The screen of a composed case: 720p VP8 from a second child.
+        let screen_video = VideoIn::Vp8 {
+            width: 1280,
+            height: 720,
+        };
+        let screen = if case.composed {
+            let (screen, video_port, audio_port) =
+                Sender::producers_only(&media.router, screen_video).await;
+            Some((screen, spawn_sender(screen_video, video_port, audio_port)))
+        } else {
+            None
+        };
         tokio::time::sleep(Duration::from_secs(3)).await;
         let baseline = cpu_percent(Duration::from_secs(10)).await;
         let rss_before = rss_kib();
@@ -183,6 +229,16 @@ async fn bench() {
         );
         if case.file {
             spec.file = Some(files.join(format!("bench{i}.mp4")));
+        }
+        if let Some((screen, _)) = &screen {
+            spec.input = EgressInput::Composed(Compose {
+                layout: Layout::Auto,
+                inputs: ComposeInputs {
+                    camera: Some(sender.video_id()),
+                    screen: Some(screen.video_id()),
+                    audio: vec![sender.audio_id()],
+                },
+            });
         }
         spec.preset = Preset::Twitch;
         spec.video_mode = case.mode;
@@ -218,6 +274,11 @@ async fn bench() {
         let _ = child.kill();
         let _ = child.wait();
         drop(sender);
+        if let Some((screen, mut child)) = screen {
+            let _ = child.kill();
+            let _ = child.wait();
+            drop(screen);
+        }
         rows.push(format!(
             "{:<44} start() {:>6.0} ms | first RTMP bytes {bytes_at} | live {:>6.0} ms | CPU {:>5.1} % of a core (process {:.1} %, baseline {:.1} %) | RSS +{:>6} KiB (now {} KiB) | out {:.1} fps {} kbit/s | {encoders} x264",
             case.name,

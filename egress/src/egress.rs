@@ -2,6 +2,7 @@
 //! [`EgressConfig`]) and the handle to steer and watch it ([`Egress`]). The
 //! work happens in the supervisor task ([`crate::supervisor`]).
 
+use crate::compose::{Compose, ComposeInputs};
 use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
@@ -53,15 +54,28 @@ impl Default for EgressConfig {
     }
 }
 
+/// What an egress reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EgressInput {
+    /// One producer pair, passed through or re-encoded.
+    Producers {
+        /// A video producer (VP8 or H.264) on the router given to [`Egress::start`].
+        video: ProducerId,
+        /// An Opus producer; `None` sends silence.
+        audio: Option<ProducerId>,
+    },
+    /// A camera and a screen composed into one picture, microphones mixed;
+    /// always re-encoded. [`Egress::set_inputs`] changes them live.
+    Composed(Compose),
+}
+
 /// What to restream, and where.
 #[derive(Debug, Clone)]
 pub struct EgressSpec {
     /// Shown in status and logs (e.g. the room id). Not a secret.
     pub label: String,
-    /// A video producer (VP8 or H.264) on the router given to [`Egress::start`].
-    pub video_producer: ProducerId,
-    /// An Opus producer; `None` sends silence.
-    pub audio_producer: Option<ProducerId>,
+    /// What it reads, on the router given to [`Egress::start`].
+    pub input: EgressInput,
     /// RTMP(S) destinations; at least one unless `file` is given.
     pub destinations: Vec<DestinationSpec>,
     /// Record to this MP4 file too (it must not exist yet). The file is
@@ -103,8 +117,10 @@ impl EgressSpec {
         };
         Self {
             label: label.into(),
-            video_producer,
-            audio_producer,
+            input: EgressInput::Producers {
+                video: video_producer,
+                audio: audio_producer,
+            },
             destinations,
             file: None,
             preset,
@@ -127,6 +143,25 @@ impl EgressSpec {
         spec
     }
 
+    /// A composed recording: `compose`'s inputs in one picture, written to
+    /// `path` (H.264 + AAC in MP4, the custom preset's 720p30).
+    pub fn record_composed(
+        label: impl Into<String>,
+        compose: Compose,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            label: label.into(),
+            input: EgressInput::Composed(compose),
+            destinations: Vec::new(),
+            file: Some(path.into()),
+            preset: Preset::Custom,
+            output: None,
+            video_mode: VideoMode::Reencode,
+            simulcast_layer: None,
+        }
+    }
+
     fn output_profile(&self) -> OutputProfile {
         self.output.clone().unwrap_or_else(|| self.preset.output())
     }
@@ -143,6 +178,7 @@ pub(crate) enum Command {
         audio: Option<ProducerId>,
         reply: oneshot::Sender<Result<(), EgressError>>,
     },
+    SetInputs(ComposeInputs, oneshot::Sender<Result<(), EgressError>>),
     Stop(oneshot::Sender<()>),
     ElementFactories(oneshot::Sender<Vec<String>>),
 }
@@ -210,20 +246,38 @@ impl Egress {
         let id = EgressId::new();
         let span = tracing::info_span!("egress", egress = %id, label = %spec.label);
         let output = spec.output_profile();
-        let inputs = Inputs {
-            video: spec.video_producer,
-            audio: spec.audio_producer,
-            simulcast_layer: spec.simulcast_layer,
-            mode: spec.video_mode,
+        let (inputs, session) = match &spec.input {
+            EgressInput::Producers { video, audio } => {
+                let inputs = Inputs {
+                    video: *video,
+                    audio: *audio,
+                    simulcast_layer: spec.simulcast_layer,
+                    mode: spec.video_mode,
+                };
+                let session =
+                    Session::open(router, &inputs, &output, &scrubber, spec.file.as_deref())
+                        .instrument(span.clone())
+                        .await?;
+                (Some(inputs), session)
+            }
+            EgressInput::Composed(compose) => {
+                let session = Session::open_composed(
+                    router,
+                    compose,
+                    &output,
+                    &scrubber,
+                    spec.file.as_deref(),
+                )
+                .instrument(span.clone())
+                .await?;
+                (None, session)
+            }
         };
-        let session = Session::open(router, &inputs, &output, &scrubber, spec.file.as_deref())
-            .instrument(span.clone())
-            .await?;
         span.in_scope(|| {
             tracing::info!(
-                video = ?session.video_codec,
+                video = ?session.video_codec(),
                 path = ?session.path,
-                audio = session.audio.is_some(),
+                audio = session.has_audio(),
                 destinations = targets.len(),
                 file = ?spec.file,
                 "egress started"
@@ -312,6 +366,15 @@ impl Egress {
             reply,
         })
         .await?
+    }
+
+    /// Changes a composed egress's inputs live (on the router it started
+    /// on): gone ones are dropped, new ones consumed and placed; the
+    /// encoder and the outputs run on. Errors on an egress reading one
+    /// producer pair ([`EgressError::NotComposed`]).
+    pub async fn set_inputs(&self, inputs: ComposeInputs) -> Result<(), EgressError> {
+        self.request(|reply| Command::SetInputs(inputs, reply))
+            .await?
     }
 
     /// Ends every stream cleanly and releases the consumers. Returns once

@@ -64,6 +64,27 @@ pub(crate) fn video(
     })
 }
 
+/// The composed picture (raw frames from `from`) encoded once: x264 ->
+/// H.264 AVC access units -> the queue the outputs' tee takes.
+pub(crate) fn composed_video(
+    pipeline: &gst::Pipeline,
+    from: &gst::Element,
+    out: &OutputProfile,
+) -> Result<gst::Element, EgressError> {
+    let encoder = x264(out)?;
+    let profile = match out.h264_profile {
+        H264Profile::Baseline => "constrained-baseline",
+        H264Profile::Main => "main",
+    };
+    let h264 = caps_filter("video-profile", &format!("video/x-h264,profile={profile}"))?;
+    let parse = make("h264parse", "video-parse")?;
+    let avc = caps_filter("video-avc", "video/x-h264,stream-format=avc,alignment=au")?;
+    let queue = make("queue", "video-mux-queue")?;
+    add_chain(pipeline, &[&encoder, &h264, &parse, &avc, &queue])?;
+    from.link(&encoder)?;
+    Ok(queue)
+}
+
 /// x264 set for ingests: `pass=cbr` alone undershoots badly on easy
 /// content, so HRD CBR with filler; a fixed GOP with scenecut off.
 fn x264(out: &OutputProfile) -> Result<gst::Element, EgressError> {

@@ -76,6 +76,14 @@ pub enum EgressError {
     /// A file-only egress (a recording) ends with its input: start another.
     #[error("a recording cannot change its input: start a new one")]
     RecordingInput,
+
+    /// `set_inputs` on an egress that reads one producer pair.
+    #[error("this egress reads one producer pair: it does not compose")]
+    NotComposed,
+
+    /// `replace_input` on a composed egress.
+    #[error("this egress composes its inputs: change them with set_inputs")]
+    Composed,
 }
 
 impl From<gstreamer::glib::BoolError> for EgressError {

@@ -101,6 +101,7 @@
 
 #![warn(missing_docs)]
 
+mod compose;
 mod destination;
 mod egress;
 mod elements;
@@ -123,11 +124,12 @@ mod status;
 mod supervisor;
 mod watchdog;
 
+pub use compose::{Compose, ComposeInputs, Layout};
 pub use destination::{
     DestinationError, DestinationSpec, DestinationSpecExt, Ingest, TWITCH_DEFAULT_INGEST,
     YOUTUBE_RTMPS,
 };
-pub use egress::{Egress, EgressConfig, EgressSpec};
+pub use egress::{Egress, EgressConfig, EgressInput, EgressSpec};
 pub use error::EgressError;
 pub use ids::{DestinationId, EgressId};
 pub use malloc::limit_malloc_arenas;

@@ -3,6 +3,7 @@
 //! and the single error path: every bus message is sorted here into a
 //! [`SessionEvent`] (a destination's trouble, or something fatal).
 
+use crate::compose::{Composer, Layout};
 use crate::elements::{make, set};
 use crate::encode;
 use crate::error::EgressError;
@@ -35,6 +36,8 @@ pub(crate) enum SessionEvent {
     FileError(String),
     /// A udpsrc saw no RTP for [`source::INPUT_TIMEOUT`].
     InputTimeout(MediaKind),
+    /// A composed input's producer closed.
+    ComposedInputClosed(mediasoup::prelude::ProducerId),
     /// A depayloader lost data and needs a keyframe.
     KeyframeWanted,
     Eos,
@@ -50,10 +53,20 @@ pub(crate) struct Counters {
     pub audio_packets: Arc<AtomicU64>,
 }
 
+/// What feeds the encoder.
+pub(crate) enum PlanInput<'a> {
+    /// One video and maybe one audio producer, passed through or re-encoded.
+    Producers {
+        video: &'a RtpStream,
+        audio: Option<&'a RtpStream>,
+        path: VideoPath,
+    },
+    /// Inputs composed into one picture, added once the pipeline plays.
+    Composed(Layout),
+}
+
 pub(crate) struct PipelinePlan<'a> {
-    pub video: &'a RtpStream,
-    pub audio: Option<&'a RtpStream>,
-    pub path: VideoPath,
+    pub input: PlanInput<'a>,
     pub output: &'a OutputProfile,
     /// Where to record, if anywhere.
     pub file: Option<&'a std::path::Path>,
@@ -62,7 +75,8 @@ pub(crate) struct PipelinePlan<'a> {
 pub(crate) struct MediaPipeline {
     pipeline: gst::Pipeline,
     tee: gst::Element,
-    video_src: gst::Element,
+    /// The producers' sockets (none when composed: each input has its own).
+    video_src: Option<gst::Element>,
     audio_src: Option<gst::Element>,
     pub counters: Arc<Counters>,
     /// The file output, if recording.
@@ -70,40 +84,66 @@ pub(crate) struct MediaPipeline {
 }
 
 impl MediaPipeline {
+    /// The pipeline, and its composing stage when the plan composes.
     pub(crate) fn build(
         plan: &PipelinePlan<'_>,
         events: UnboundedSender<SessionEvent>,
         scrubber: Scrubber,
-    ) -> Result<Self, EgressError> {
+    ) -> Result<(Self, Option<Composer>), EgressError> {
         let pipeline = gst::Pipeline::with_name("egress");
         let counters = Arc::new(Counters::default());
 
-        let rtpbin = source::rtpbin()?;
-        pipeline.add(&rtpbin)?;
-        let video_src =
-            source::udp_source("video-udpsrc", plan.video, counters.video_packets.clone())?;
-        pipeline.add(&video_src)?;
-        link_to_request(&video_src, &rtpbin, "recv_rtp_sink_0")?;
-        let audio_src = match plan.audio {
-            Some(audio) => {
-                let src =
-                    source::udp_source("audio-udpsrc", audio, counters.audio_packets.clone())?;
-                pipeline.add(&src)?;
-                link_to_request(&src, &rtpbin, "recv_rtp_sink_1")?;
-                Some(src)
+        let (video_src, audio_src, video_last, audio_last, composer) = match plan.input {
+            PlanInput::Producers { video, audio, path } => {
+                let rtpbin = source::rtpbin()?;
+                pipeline.add(&rtpbin)?;
+                let video_src =
+                    source::udp_source("video-udpsrc", video, counters.video_packets.clone())?;
+                pipeline.add(&video_src)?;
+                link_to_request(&video_src, &rtpbin, "recv_rtp_sink_0")?;
+                let audio_src = match audio {
+                    Some(audio) => {
+                        let src = source::udp_source(
+                            "audio-udpsrc",
+                            audio,
+                            counters.audio_packets.clone(),
+                        )?;
+                        pipeline.add(&src)?;
+                        link_to_request(&src, &rtpbin, "recv_rtp_sink_1")?;
+                        Some(src)
+                    }
+                    None => None,
+                };
+                let video_chain = encode::video(&pipeline, &video.codec, path, plan.output)?;
+                let (audio_depay, audio_last) =
+                    encode::audio(&pipeline, audio.is_some(), plan.output)?;
+                let mut depays = vec![(0, video_chain.first.clone())];
+                if let Some(depay) = audio_depay {
+                    depays.push((1, depay));
+                }
+                source::link_rtpbin_outputs(&rtpbin, &pipeline, depays);
+                forward_keyframe_requests(&video_chain.first, events.clone());
+                (
+                    Some(video_src),
+                    audio_src,
+                    video_chain.last,
+                    audio_last,
+                    None,
+                )
             }
-            None => None,
+            PlanInput::Composed(layout) => {
+                let (_, audio_last) = encode::audio(&pipeline, false, plan.output)?;
+                let (composer, frame) = Composer::build(
+                    &pipeline,
+                    plan.output,
+                    layout,
+                    Arc::clone(&counters),
+                    events.clone(),
+                )?;
+                let video_last = encode::composed_video(&pipeline, &frame, plan.output)?;
+                (None, None, video_last, audio_last, Some(composer))
+            }
         };
-
-        let video = encode::video(&pipeline, &plan.video.codec, plan.path, plan.output)?;
-        let (audio_depay, audio_last) =
-            encode::audio(&pipeline, plan.audio.is_some(), plan.output)?;
-        let mut depays = vec![(0, video.first.clone())];
-        if let Some(depay) = audio_depay {
-            depays.push((1, depay));
-        }
-        source::link_rtpbin_outputs(&rtpbin, &pipeline, depays);
-        forward_keyframe_requests(&video.first, events.clone());
 
         // Encoded once; each output takes its copy from these tees.
         let video_tee = make("tee", "video-tee")?;
@@ -112,7 +152,7 @@ impl MediaPipeline {
             tee.set_property("allow-not-linked", true);
         }
         pipeline.add_many([&video_tee, &audio_tee])?;
-        video.last.link(&video_tee)?;
+        video_last.link(&video_tee)?;
         audio_last.link(&audio_tee)?;
 
         let mux = make("flvmux", "mux")?;
@@ -139,22 +179,30 @@ impl MediaPipeline {
         };
 
         count_bytes(&tee, &counters);
-        count_frames(&video.last, &counters);
+        count_frames(&video_last, &counters);
         watch_bus(&pipeline, events, scrubber);
-        Ok(Self {
-            pipeline,
-            tee,
-            video_src,
-            audio_src,
-            counters,
-            file,
-        })
+        Ok((
+            Self {
+                pipeline,
+                tee,
+                video_src,
+                audio_src,
+                counters,
+                file,
+            },
+            composer,
+        ))
     }
 
-    /// Goes to READY, which binds the udpsrc sockets; returns their ports.
-    pub(crate) fn bind(&self) -> Result<(u16, Option<u16>), EgressError> {
+    /// Goes to READY, which binds the udpsrc sockets; returns their ports
+    /// (none when composed).
+    pub(crate) fn bind(&self) -> Result<(Option<u16>, Option<u16>), EgressError> {
         self.pipeline.set_state(gst::State::Ready)?;
-        let video = source::bound_port(&self.video_src)?;
+        let video = self
+            .video_src
+            .as_ref()
+            .map(source::bound_port)
+            .transpose()?;
         let audio = self
             .audio_src
             .as_ref()
@@ -286,7 +334,10 @@ fn count_frames(video_queue: &gst::Element, counters: &Arc<Counters>) {
 /// A depayloader asks upstream for a keyframe with a force-key-unit event;
 /// upstream is rtpbin, which has no way back to the producer. Turn it into
 /// a mediasoup request as well.
-fn forward_keyframe_requests(depay: &gst::Element, events: UnboundedSender<SessionEvent>) {
+pub(crate) fn forward_keyframe_requests(
+    depay: &gst::Element,
+    events: UnboundedSender<SessionEvent>,
+) {
     let Some(pad) = depay.static_pad("sink") else {
         return;
     };

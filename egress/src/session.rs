@@ -1,9 +1,10 @@
 //! A session: the consumers of one input and the pipeline they feed. An
 //! egress has one while running; `replace_input` swaps it for a new one.
 
+use crate::compose::{Compose, Composer};
 use crate::error::EgressError;
 use crate::output::{InputVideoCodec, OutputProfile, VideoMode, VideoPath, choose_video_path};
-use crate::pipeline::{MediaPipeline, PipelinePlan, SessionEvent};
+use crate::pipeline::{MediaPipeline, PipelinePlan, PlanInput, SessionEvent};
 use crate::rtmp::RtmpSink;
 use crate::secret::Scrubber;
 use crate::source::{ConsumedTrack, RtpCodec};
@@ -28,13 +29,23 @@ pub(crate) struct Inputs {
     pub mode: VideoMode,
 }
 
+/// What feeds a session's pipeline.
+pub(crate) enum SessionInput {
+    /// One video and maybe one audio consumer.
+    Producers {
+        video: ConsumedTrack,
+        audio: Option<ConsumedTrack>,
+    },
+    /// Inputs composed into one picture; they come and go.
+    Composed(Composer),
+}
+
 /// The consumers and the pipeline fed by them.
 pub(crate) struct Session {
-    video: ConsumedTrack,
-    pub audio: Option<ConsumedTrack>,
+    pub input: SessionInput,
     pub pipeline: MediaPipeline,
     pub events: mpsc::UnboundedReceiver<SessionEvent>,
-    pub video_codec: InputVideoCodec,
+    video_codec: InputVideoCodec,
     pub path: VideoPath,
 }
 
@@ -75,14 +86,18 @@ impl Session {
         };
         let path = choose_video_path(&video_codec, output, inputs.mode);
         let plan = PipelinePlan {
-            video: &video.stream,
-            audio: audio.as_ref().map(|a| &a.stream),
-            path,
+            input: PlanInput::Producers {
+                video: &video.stream,
+                audio: audio.as_ref().map(|a| &a.stream),
+                path,
+            },
             output,
             file,
         };
-        let pipeline = MediaPipeline::build(&plan, tx, scrubber.clone())?;
-        let (video_port, audio_port) = pipeline.bind()?;
+        let (pipeline, _) = MediaPipeline::build(&plan, tx, scrubber.clone())?;
+        let (Some(video_port), audio_port) = pipeline.bind()? else {
+            return Err(EgressError::Pipeline("no video socket".to_owned()));
+        };
         video.connect(video_port).await?;
         if let (Some(audio), Some(port)) = (&audio, audio_port) {
             audio.connect(port).await?;
@@ -94,8 +109,7 @@ impl Session {
         }
         let _ = video.consumer().request_key_frame().await;
         Ok(Self {
-            video,
-            audio,
+            input: SessionInput::Producers { video, audio },
             pipeline,
             events,
             video_codec,
@@ -103,13 +117,77 @@ impl Session {
         })
     }
 
+    /// A composed session: the pipeline plays (black and silence) before
+    /// its first inputs are added.
+    pub(crate) async fn open_composed(
+        router: &Router,
+        compose: &Compose,
+        output: &OutputProfile,
+        scrubber: &Scrubber,
+        file: Option<&std::path::Path>,
+    ) -> Result<Self, EgressError> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let plan = PipelinePlan {
+            input: PlanInput::Composed(compose.layout),
+            output,
+            file,
+        };
+        let (pipeline, composer) = MediaPipeline::build(&plan, tx, scrubber.clone())?;
+        let mut composer =
+            composer.ok_or_else(|| EgressError::Pipeline("no composing stage".to_owned()))?;
+        pipeline.bind()?;
+        pipeline.play()?;
+        composer.set(router, &compose.inputs).await?;
+        Ok(Self {
+            input: SessionInput::Composed(composer),
+            pipeline,
+            events,
+            video_codec: InputVideoCodec::Vp8,
+            path: VideoPath::Reencode,
+        })
+    }
+
+    /// Asks the video producer(s) for a keyframe.
     pub(crate) fn request_key_frame(&self) {
-        let consumer = self.video.consumer().clone();
-        tokio::spawn(async move {
-            if let Err(error) = consumer.request_key_frame().await {
-                tracing::debug!(%error, "keyframe request failed");
+        match &self.input {
+            SessionInput::Producers { video, .. } => {
+                let consumer = video.consumer().clone();
+                tokio::spawn(async move {
+                    if let Err(error) = consumer.request_key_frame().await {
+                        tracing::debug!(%error, "keyframe request failed");
+                    }
+                });
             }
-        });
+            SessionInput::Composed(composer) => composer.request_key_frames(),
+        }
+    }
+
+    /// The video codec coming in (composed: the camera's, else the screen's).
+    pub(crate) fn video_codec(&self) -> InputVideoCodec {
+        match &self.input {
+            SessionInput::Producers { .. } => self.video_codec.clone(),
+            SessionInput::Composed(composer) => match composer.video_codec() {
+                Some(RtpCodec::H264 { profile_level_id }) => {
+                    InputVideoCodec::H264 { profile_level_id }
+                }
+                _ => InputVideoCodec::Vp8,
+            },
+        }
+    }
+
+    pub(crate) fn has_audio(&self) -> bool {
+        match &self.input {
+            SessionInput::Producers { audio, .. } => audio.is_some(),
+            SessionInput::Composed(composer) => composer.has_audio(),
+        }
+    }
+
+    /// The composing stage, if this session composes.
+    pub(crate) fn composer(&mut self) -> Option<&mut Composer> {
+        match &mut self.input {
+            SessionInput::Composed(composer) => Some(composer),
+            SessionInput::Producers { .. } => None,
+        }
     }
 
     /// EOS first (the ingests hear the stream end), then NULL; dropping the
@@ -120,6 +198,9 @@ impl Session {
     /// keeps the lock EOS needs (with the pipeline's state lock, which would
     /// stall the stop too); nothing reached an ingest to finish anyway.
     pub(crate) async fn close(mut self, sinks: Vec<RtmpSink>) {
+        if let Some(composer) = self.composer() {
+            composer.remove_all();
+        }
         if self.pipeline.counters.muxed_bytes.load(Ordering::Relaxed) > 0 {
             self.pipeline.send_eos();
             let wait = if self.pipeline.file.is_some() {

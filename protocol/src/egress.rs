@@ -135,6 +135,25 @@ pub enum VideoMode {
     Reencode,
 }
 
+/// How a composed egress (a recording) places the teacher's camera and
+/// screen in its one picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Layout {
+    /// The camera full frame (the screen if there is no camera).
+    Camera,
+    /// The screen full frame (the camera if there is no screen).
+    Screen,
+    /// The screen full frame, the camera small in the bottom-right corner.
+    ScreenWithCamera,
+    /// The screen and the camera side by side, each in half the frame.
+    SideBySide,
+    /// Follows what the teacher sends, live: screen with camera when both,
+    /// else the one there is.
+    #[default]
+    Auto,
+}
+
 /// The video codec a producer sends.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase", tag = "codec")]

@@ -25,7 +25,7 @@ pub mod typescript;
 
 pub use egress::{
     DestinationSpec, DestinationState, DestinationStats, DestinationStatus, EgressState,
-    EgressStats, EgressStatus, FileState, FileStatus, Ingest, InputStatus, InputVideoCodec,
+    EgressStats, EgressStatus, FileState, FileStatus, Ingest, InputStatus, InputVideoCodec, Layout,
     StopReason, StreamKey, VideoMode, VideoPath,
 };
 pub use error::{ErrorBody, ErrorCode};

@@ -1,7 +1,8 @@
 //! Recordings: a class written to an MP4 file (H.264 + AAC) on the server's
 //! disk, as the admin API and the room's pages see it.
 
-use crate::ids::{ProducerId, RecordingId};
+use crate::egress::Layout;
+use crate::ids::RecordingId;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -63,21 +64,21 @@ pub struct RecordingSummary {
     pub end_reason: Option<RecordingEnd>,
     /// What went wrong, once failed.
     pub error: Option<String>,
+    /// How the camera and screen are placed.
+    #[serde(default)]
+    pub layout: Layout,
 }
 
 /// `POST /api/admin/rooms/{room}/recordings` (body optional) and
-/// `startRecording` over the WebSocket: which producers to record.
+/// `startRecording` over the WebSocket: how to lay the class out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRecording {
-    /// Default: the teacher's camera, else their screen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub video_producer_id: Option<ProducerId>,
-    /// Default: the teacher's microphone (none: silence).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub audio_producer_id: Option<ProducerId>,
+    /// Default `auto`: the teacher's screen with their camera in a corner
+    /// when they send both, else the one they send; it follows them live.
+    #[serde(default)]
+    #[ts(as = "Option<Layout>", optional)]
+    pub layout: Layout,
 }
 
 /// The answer to a start: `{"recording": {...}}`.

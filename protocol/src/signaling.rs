@@ -6,7 +6,7 @@
 //! and notifications `{"notification": "newProducer", "data": {...}}`.
 //! docs/PROTOCOL.md is generated from these types (tests/protocol_doc.rs).
 
-use crate::egress::{DestinationSpec, EgressStatus, VideoMode};
+use crate::egress::{DestinationSpec, EgressStatus, Layout, VideoMode};
 use crate::error::{ErrorBody, ErrorCode};
 use crate::ids::{ConsumerId, EgressId, PeerId, ProducerId, TransportId};
 use crate::recording::RecordingStarted;
@@ -220,18 +220,14 @@ pub enum Request {
         restream_id: EgressId,
     },
     /// Teacher (when `auth.teacher_can_record`) or admin: record this room
-    /// to a file on the server, reading the teacher's camera (else screen)
-    /// and microphone unless producers are given. Everyone in the room is
-    /// told (`recording`).
+    /// to a file on the server: the teacher's camera and screen in one
+    /// picture, and their microphone. Everyone in the room is told (`recording`).
     StartRecording {
-        /// Default: the teacher's camera, else their screen.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[ts(optional)]
-        video_producer_id: Option<ProducerId>,
-        /// Default: the teacher's microphone (none: silence).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[ts(optional)]
-        audio_producer_id: Option<ProducerId>,
+        /// Default `auto`: the screen with the camera in a corner when the
+        /// teacher sends both, else the one they send; it follows them live.
+        #[serde(default)]
+        #[ts(as = "Option<Layout>", optional)]
+        layout: Layout,
     },
     /// Teacher (when `auth.teacher_can_record`) or admin: stop this room's recording.
     StopRecording {},

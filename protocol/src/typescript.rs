@@ -65,6 +65,7 @@ pub fn typescript() -> String {
     push::<Ingest>(out_ref, &cfg);
     push::<DestinationSpec>(out_ref, &cfg);
     push::<VideoMode>(out_ref, &cfg);
+    push::<Layout>(out_ref, &cfg);
     push::<InputVideoCodec>(out_ref, &cfg);
     push::<VideoPath>(out_ref, &cfg);
     push::<EgressState>(out_ref, &cfg);

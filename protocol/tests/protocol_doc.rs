@@ -189,7 +189,7 @@ fn request_examples() -> BTreeMap<&'static str, String> {
             r#"{"destinations":[{"service":"youtube","streamKey":"your-stream-key"},{"service":"custom","url":"rtmp://127.0.0.1/live","streamKey":"test"}]}"#.to_owned(),
         ),
         ("stopRestream", format!(r#"{{"restreamId":{id}}}"#)),
-        ("startRecording", "{}".to_owned()),
+        ("startRecording", r#"{"layout":"screenWithCamera"}"#.to_owned()),
         ("stopRecording", "{}".to_owned()),
         ("leave", "{}".to_owned()),
     ])

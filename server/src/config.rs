@@ -392,6 +392,27 @@ impl Config {
                 return Err(invalid(key, "must be positive"));
             }
         }
+        for (key, value, max) in [
+            (
+                "recording.retention_days",
+                self.recording.retention_days,
+                36_500,
+            ),
+            (
+                "recording.max_duration_secs",
+                self.recording.max_duration_secs,
+                7 * 86_400,
+            ),
+            (
+                "egress.teacher_grace_secs",
+                egress.teacher_grace_secs,
+                86_400,
+            ),
+        ] {
+            if value > max {
+                return Err(invalid(key, format!("at most {max}")));
+            }
+        }
         self.validate_webrtc_server()?;
         self.validate_turn()?;
         Ok(())

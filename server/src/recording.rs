@@ -11,44 +11,45 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::RoomId;
-use crate::restream::{Requester, egress_error, inputs};
-use crate::room::{Room, RoomHold, Rooms};
+use crate::restream::{Requester, egress_error};
+use crate::room::{Room, RoomHold, Rooms, TeacherSources};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
-use mediasoup::prelude::*;
 use parking_lot::Mutex;
 use podium_egress::{
-    Egress, EgressConfig, EgressManager, EgressSpec, EgressState, FileState, StopReason,
+    Compose, ComposeInputs, Egress, EgressConfig, EgressManager, EgressSpec, EgressState,
+    FileState, Layout, StopReason,
 };
+use podium_protocol::RecordingId;
 use podium_protocol::recording::{RecordingEnd, RecordingLink, RecordingState, RecordingSummary};
-use podium_protocol::{ProducerId as WireProducerId, RecordingId};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a file link works.
 const LINK_TTL: Duration = Duration::from_secs(3600);
+/// How often the retention rules run (besides at start and after each recording).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often a recording looks at the teacher's producers.
+const SOURCES_POLL: Duration = Duration::from_millis(500);
 /// How often a running recording's record is rewritten (its size and
 /// duration survive a crash to within this).
 const SAVE_EVERY: Duration = Duration::from_secs(5);
 
-/// Which producers to record; `None`: the teacher's camera (else screen) and microphone.
+/// How to record: the layout of the teacher's camera and screen.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StartRecording {
-    pub video_producer_id: Option<ProducerId>,
-    pub audio_producer_id: Option<ProducerId>,
+    pub layout: Layout,
 }
 
 impl From<podium_protocol::recording::StartRecording> for StartRecording {
     fn from(wire: podium_protocol::recording::StartRecording) -> Self {
-        use crate::ids::ToMedia;
         Self {
-            video_producer_id: wire.video_producer_id.map(WireProducerId::to_media),
-            audio_producer_id: wire.audio_producer_id.map(WireProducerId::to_media),
+            layout: wire.layout,
         }
     }
 }
@@ -70,9 +71,6 @@ struct Store {
     starting: Vec<RoomId>,
     /// Per-room `auto` overrides.
     auto: HashMap<RoomId, bool>,
-    /// Rooms whose recording ended because the teacher's video did: recorded
-    /// again if the teacher is back before then (a dropped connection).
-    resume: HashMap<RoomId, std::time::Instant>,
 }
 
 pub struct Recordings {
@@ -82,8 +80,8 @@ pub struct Recordings {
     teacher_can_record: bool,
     auto: bool,
     max_duration: Option<Duration>,
-    /// How long a room whose teacher's video ended is recorded again when it comes back.
-    resume_within: Duration,
+    /// How long a recording waits for the teacher's video to come back.
+    teacher_grace: Duration,
     max_running: usize,
     retention: Option<Duration>,
     max_total_bytes: u64,
@@ -117,7 +115,7 @@ impl Recordings {
             auto: section.auto,
             max_duration: (section.max_duration_secs > 0)
                 .then(|| Duration::from_secs(section.max_duration_secs)),
-            resume_within: Duration::from_secs(config.egress.teacher_grace_secs),
+            teacher_grace: Duration::from_secs(config.egress.teacher_grace_secs),
             max_running: section.max_running,
             retention: (section.retention_days > 0)
                 .then(|| Duration::from_secs(section.retention_days * 86_400)),
@@ -127,6 +125,19 @@ impl Recordings {
         });
         this.load()?;
         this.apply_retention();
+        // Hourly too: a server whose recordings never end still drops expired ones.
+        let weak = Arc::downgrade(&this);
+        tokio::spawn(async move {
+            let mut hourly = tokio::time::interval(RETENTION_EVERY);
+            hourly.tick().await;
+            loop {
+                hourly.tick().await;
+                match weak.upgrade() {
+                    Some(recordings) => recordings.apply_retention(),
+                    None => return,
+                }
+            }
+        });
         Ok(this)
     }
 
@@ -190,21 +201,30 @@ impl Recordings {
         request: StartRecording,
         requester: Requester,
     ) -> Result<RecordingSummary> {
-        let (video, audio) = inputs(
-            room,
-            request.video_producer_id,
-            request.audio_producer_id,
-            requester,
-        )?;
+        let sources = room.teacher_sources();
+        if sources.camera.is_none() && sources.screen.is_none() {
+            return Err(Error::Conflict("the teacher is not sending video".into()));
+        }
         let _reservation = self.reserve(room.id())?;
-        let router = room.home_router_with(&[Some(video), audio]).await?;
+        let router = room
+            .home_router_with(&[sources.camera, sources.screen, sources.mic])
+            .await?;
         let id = RecordingId::new();
-        let spec = EgressSpec::record(room.id().to_string(), video, audio, self.file_path(id));
-        let egress = self
-            .manager
-            .start(&router, spec)
-            .await
-            .map_err(egress_error)?;
+        let compose = Compose {
+            layout: request.layout,
+            inputs: compose_inputs(sources),
+        };
+        let spec = EgressSpec::record_composed(room.id().to_string(), compose, self.file_path(id));
+        let egress = match self.manager.start(&router, spec).await {
+            Ok(egress) => egress,
+            Err(error) => {
+                // A file made before the failure has no record: not kept.
+                if !matches!(error, podium_egress::EgressError::File { .. }) {
+                    let _ = std::fs::remove_file(self.file_path(id));
+                }
+                return Err(egress_error(error));
+            }
+        };
         let summary = RecordingSummary {
             id,
             room: room.id().to_string(),
@@ -214,6 +234,7 @@ impl Recordings {
             bytes: 0,
             end_reason: None,
             error: None,
+            layout: request.layout,
         };
         save(&self.dir, &summary);
         {
@@ -227,9 +248,9 @@ impl Recordings {
                     end: None,
                 },
             );
+            room.set_recording(true);
         }
-        room.set_recording(true);
-        tracing::info!(room = %room.id(), recording = %id, ?requester, "recording started");
+        tracing::info!(room = %room.id(), recording = %id, ?requester, layout = ?request.layout, "recording started");
         tokio::spawn(Arc::clone(self).supervise(id, egress, room.hold()));
         Ok(summary)
     }
@@ -279,6 +300,36 @@ impl Recordings {
             .get(&id)
             .ok_or_else(|| Error::not_found("recording", id))?;
         Ok(live_summary(entry))
+    }
+
+    /// Marks why a recording is about to be stopped (the first reason stays).
+    fn stop_for(&self, id: RecordingId, end: RecordingEnd) {
+        if let Some(entry) = self.store.lock().entries.get_mut(&id) {
+            entry.end.get_or_insert(end);
+        }
+    }
+
+    /// Gives a recording the teacher's producers as they are now (piped to
+    /// its router first).
+    async fn follow(&self, room: &Room, egress: &Egress, sources: TeacherSources) {
+        let piped = room
+            .home_router_with(&[sources.camera, sources.screen, sources.mic])
+            .await;
+        let result = match piped {
+            Ok(_) => egress
+                .set_inputs(compose_inputs(sources))
+                .await
+                .map_err(egress_error),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(room = %room.id(), recording = %egress.id(), ?sources, "recording follows the teacher's producers");
+            }
+            Err(error) => {
+                tracing::warn!(room = %room.id(), %error, "recording could not take the teacher's producers");
+            }
+        }
     }
 
     /// Running recordings first, then the others, newest first; of one room if given.
@@ -366,17 +417,11 @@ impl Recordings {
     }
 
     /// The teacher of `room` started sending video: record the room if it
-    /// is set to record automatically, or if its recording ended with the
-    /// teacher's video moments ago (`egress.teacher_grace_secs`: a dropped
-    /// connection must not end the class's recording), and it is not
-    /// recorded already.
+    /// is set to record automatically and is not recorded already.
     pub async fn teacher_live(self: &Arc<Self>, room: &Arc<Room>) {
         let wanted = {
-            let mut store = self.store.lock();
-            let now = std::time::Instant::now();
-            store.resume.retain(|_, until| *until > now);
-            let resume = store.resume.contains_key(room.id());
-            (resume || store.auto.get(room.id()).copied().unwrap_or(self.auto))
+            let store = self.store.lock();
+            store.auto.get(room.id()).copied().unwrap_or(self.auto)
                 && !store.running.contains_key(room.id())
                 && !store.starting.contains(room.id())
         };
@@ -388,7 +433,6 @@ impl Recordings {
             .await
         {
             Ok(summary) => {
-                self.store.lock().resume.remove(room.id());
                 tracing::info!(room = %room.id(), recording = %summary.id, "automatic recording started");
             }
             Err(error) => {
@@ -400,9 +444,13 @@ impl Recordings {
     /// Stops every running recording (server shutdown): each file is finished.
     pub async fn stop_all(&self) {
         let running: Vec<RecordingId> = self.store.lock().running.values().copied().collect();
-        for id in running {
-            self.end(id, RecordingEnd::Shutdown).await;
-        }
+        // Together: each may take seconds to finish its file.
+        futures_util::future::join_all(
+            running
+                .into_iter()
+                .map(|id| self.end(id, RecordingEnd::Shutdown)),
+        )
+        .await;
     }
 
     fn reserve(&self, room: &RoomId) -> Result<Reservation> {
@@ -425,13 +473,20 @@ impl Recordings {
         })
     }
 
-    /// Follows a recording to its end: keeps its record up to date on disk,
-    /// stops it at the maximum duration, and tells the room when it ends.
+    /// Follows a recording to its end: feeds it the teacher's camera, screen
+    /// and microphone as they come and go (the picture goes on, black while
+    /// there is no video), stops it when the teacher has sent no video for
+    /// `egress.teacher_grace_secs` or at the maximum duration, keeps its
+    /// record up to date on disk, and tells the room when it ends.
     async fn supervise(self: Arc<Self>, id: RecordingId, egress: Egress, hold: RoomHold) {
         let room = Arc::clone(hold.room());
         let mut status = egress.subscribe();
         let deadline = self.max_duration.map(|d| tokio::time::Instant::now() + d);
         let mut saved_at = tokio::time::Instant::now();
+        let mut sources = room.teacher_sources();
+        let mut no_video_since = None;
+        let mut poll = tokio::time::interval(SOURCES_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let max_duration = async {
                 match deadline {
@@ -439,20 +494,38 @@ impl Recordings {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
+            let ending = tokio::select! {
                 changed = status.changed() => {
-                    if changed.is_err() || status.borrow().state.is_final() {
-                        break;
-                    }
+                    changed.is_err() || status.borrow().state.is_final()
                 }
                 () = max_duration => {
                     tracing::info!(recording = %id, "maximum duration reached");
-                    if let Some(entry) = self.store.lock().entries.get_mut(&id) {
-                        entry.end.get_or_insert(RecordingEnd::MaxDuration);
-                    }
-                    egress.stop().await;
-                    break;
+                    self.stop_for(id, RecordingEnd::MaxDuration);
+                    true
                 }
+                _ = poll.tick() => {
+                    let now = room.teacher_sources();
+                    if now != sources {
+                        sources = now;
+                        self.follow(&room, &egress, sources).await;
+                    }
+                    if sources.camera.is_some() || sources.screen.is_some() {
+                        no_video_since = None;
+                        false
+                    } else {
+                        let since = *no_video_since.get_or_insert_with(tokio::time::Instant::now);
+                        let gone = since.elapsed() >= self.teacher_grace;
+                        if gone {
+                            tracing::info!(recording = %id, "no video from the teacher within the grace period");
+                            self.stop_for(id, RecordingEnd::InputEnded);
+                        }
+                        gone
+                    }
+                }
+            };
+            if ending {
+                egress.stop().await;
+                break;
             }
             if saved_at.elapsed() >= SAVE_EVERY {
                 saved_at = tokio::time::Instant::now();
@@ -496,16 +569,14 @@ impl Recordings {
             }
             entry.egress = None;
             let summary = entry.summary.clone();
-            if summary.end_reason == Some(RecordingEnd::InputEnded) {
-                store.resume.insert(
-                    room.id().clone(),
-                    std::time::Instant::now() + self.resume_within,
-                );
-            }
+            // Under the lock: a delete right after a stop cannot lose the
+            // race and see the record written back.
+            save(&self.dir, &summary);
+            // Under the lock too: a recording started right after this one
+            // ended must not be announced and then unannounced.
+            room.set_recording(store.running.contains_key(room.id()));
             summary
         };
-        save(&self.dir, &summary);
-        room.set_recording(false);
         tracing::info!(
             room = %room.id(),
             recording = %id,
@@ -533,11 +604,15 @@ impl Recordings {
         ended.sort_unstable();
         let now = unix_millis(SystemTime::now());
         let mut total: u64 = ended.iter().map(|(_, _, bytes)| bytes).sum();
+        let newest = ended.last().map(|(_, id, _)| *id);
         for (started_at, id, bytes) in ended {
             let expired = self
                 .retention
                 .is_some_and(|keep| now.saturating_sub(started_at) > keep.as_millis() as u64);
-            let over = self.max_total_bytes > 0 && total > self.max_total_bytes;
+            // The newest is never removed for size alone: a class just
+            // recorded is not deleted under its teacher's eyes.
+            let over =
+                self.max_total_bytes > 0 && total > self.max_total_bytes && Some(id) != newest;
             if !expired && !over {
                 continue;
             }
@@ -556,6 +631,15 @@ impl Recordings {
                 tracing::warn!(path = %path.display(), %error, "could not delete a recording file");
             }
         }
+    }
+}
+
+/// What a composed recording reads of the teacher's producers.
+fn compose_inputs(sources: TeacherSources) -> ComposeInputs {
+    ComposeInputs {
+        camera: sources.camera,
+        screen: sources.screen,
+        audio: sources.mic.into_iter().collect(),
     }
 }
 
@@ -587,7 +671,15 @@ fn save(dir: &Path, summary: &RecordingSummary) {
     let path = dir.join(format!("{}.json", summary.id));
     let temp = dir.join(format!(".{}.json.tmp", summary.id));
     let json = serde_json::to_vec_pretty(summary).expect("a summary serializes");
-    let written = std::fs::write(&temp, json).and_then(|()| std::fs::rename(&temp, &path));
+    // Owner only, like the recording itself.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &json))
+        .and_then(|()| std::fs::rename(&temp, &path));
     if let Err(error) = written {
         tracing::error!(path = %path.display(), %error, "could not save a recording's record");
     }

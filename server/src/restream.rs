@@ -372,8 +372,17 @@ pub(crate) fn egress_error(error: EgressError) -> Error {
         EgressError::UnknownDestination(id) => Error::not_found("destination", id),
         EgressError::Ended => Error::Conflict(error.to_string()),
         EgressError::Mediasoup(_) => Error::Media(error.to_string()),
-        EgressError::RecordingInput => Error::Conflict(error.to_string()),
-        EgressError::Pipeline(_) | EgressError::MissingElement(_) | EgressError::File { .. } => {
+        EgressError::RecordingInput | EgressError::NotComposed | EgressError::Composed => {
+            Error::Conflict(error.to_string())
+        }
+        // The server's paths stay in its log.
+        EgressError::File { .. } => {
+            tracing::error!(%error, "recording file");
+            Error::Internal(
+                "the recording could not be written on this server (see its log)".into(),
+            )
+        }
+        EgressError::Pipeline(_) | EgressError::MissingElement(_) => {
             Error::Internal(error.to_string())
         }
     }

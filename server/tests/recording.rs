@@ -50,14 +50,25 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     assert_eq!(student.err("stopRecording", json!({})).await, "forbidden");
     assert_eq!(
         teacher
-            .err("startRecording", json!({ "layout": "auto" }))
+            .err("startRecording", json!({ "layout": "tiled" }))
+            .await,
+        "bad_request",
+        "unknown layouts are refused"
+    );
+    assert_eq!(
+        teacher
+            .err("startRecording", json!({ "videoProducerId": "x" }))
             .await,
         "bad_request",
         "unknown fields are refused"
     );
 
     // The teacher records: everyone is told, latecomers on join.
-    let started = teacher.ok("startRecording", json!({})).await["recording"].clone();
+    let started = teacher
+        .ok("startRecording", json!({ "layout": "screenWithCamera" }))
+        .await["recording"]
+        .clone();
+    assert_eq!(started["layout"], "screenWithCamera");
     let id = started["id"].as_str().unwrap().to_owned();
     assert_eq!(started["state"], "recording");
     assert_eq!(started["room"], "class");
@@ -250,7 +261,7 @@ async fn teachers_record_only_where_the_server_allows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_set_to_record_starts_when_its_teacher_goes_live() {
-    let app = TestApp::start().await;
+    let app = TestApp::with(config(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "1")])).await;
     let (status, _) = admin(
         &app,
         reqwest::Method::PUT,
@@ -274,7 +285,15 @@ async fn a_room_set_to_record_starts_when_its_teacher_goes_live() {
     );
     produce(&mut teacher, &transport["id"], "camera").await;
     assert_eq!(student.notified("recording").await["active"], true);
-    // The teacher leaves: the recording ends with its input.
+    let (_, list) = admin(
+        &app,
+        reqwest::Method::GET,
+        "/api/admin/recordings?room=auto",
+        None,
+    )
+    .await;
+    assert_eq!(list["recordings"][0]["layout"], "auto");
+    // The teacher leaves: after egress.teacher_grace_secs with no video, the recording ends.
     teacher.close().await;
     assert_eq!(student.notified("recording").await["active"], false);
     let (_, list) = admin(
@@ -413,20 +432,28 @@ async fn a_recording_stops_at_its_maximum_duration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_teacher_who_drops_and_comes_back_is_recorded_again() {
-    let app = TestApp::start().await;
+async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
+    let app = TestApp::with(config(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "3")])).await;
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
     let (mut student, _) = app.join("flaky", "Bob", Role::Student).await;
     teacher_producing(&mut teacher, &["camera", "mic"]).await;
-    teacher.ok("startRecording", json!({})).await;
+    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(student.notified("recording").await["active"], true);
-    // The teacher's connection drops: that recording ends with their video.
+    // The teacher's connection drops and comes back within the grace period:
+    // the same recording goes on (black while they are away).
     teacher.close().await;
-    assert_eq!(student.notified("recording").await["active"], false);
-    // Back within egress.teacher_grace_secs: recorded again, nobody asked.
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
-    teacher_producing(&mut teacher, &["camera"]).await;
-    assert_eq!(student.notified("recording").await["active"], true);
+    teacher_producing(&mut teacher, &["screen", "mic"]).await;
+    assert!(
+        student
+            .try_notified("recording", Duration::from_secs(4))
+            .await
+            .is_none(),
+        "the recording did not stop"
+    );
     let (_, list) = admin(
         &app,
         reqwest::Method::GET,
@@ -434,24 +461,23 @@ async fn a_teacher_who_drops_and_comes_back_is_recorded_again() {
         None,
     )
     .await;
-    let states: Vec<&str> = list["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["recording", "finished"]);
-    // A recording stopped on purpose is not resumed.
-    teacher.ok("stopRecording", json!({})).await;
-    assert_eq!(student.notified("recording").await["active"], false);
+    assert_eq!(list["recordings"].as_array().unwrap().len(), 1);
+    assert_eq!(list["recordings"][0]["id"], id.as_str());
+    assert_eq!(list["recordings"][0]["state"], "recording");
+    // Gone for longer than the grace period: it ends.
     teacher.close().await;
-    let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
-    teacher_producing(&mut teacher, &["camera"]).await;
-    assert!(
-        student
-            .try_notified("recording", Duration::from_millis(800))
-            .await
-            .is_none()
-    );
+    let ended = student
+        .try_notified("recording", Duration::from_secs(8))
+        .await
+        .expect("the recording ends without the teacher");
+    assert_eq!(ended["active"], false);
+    let (_, summary) = admin(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/admin/recordings/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(summary["endReason"], "inputEnded");
     app.stop().await;
 }

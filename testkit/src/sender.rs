@@ -59,19 +59,25 @@ const AUDIO_SSRC: u32 = 22_222_222;
 impl Sender {
     /// Producers on `router`, and the pipeline sending to them.
     pub async fn start(router: &Router, video: VideoIn) -> Self {
-        Self::start_with(router, video, true).await
+        Self::start_with(router, video, true, BALL).await
+    }
+
+    /// As [`Sender::start`], with another `videotestsrc` pattern (`red`,
+    /// `blue`, ...: tests tell two senders apart by colour in a composed picture).
+    pub async fn start_pattern(router: &Router, video: VideoIn, pattern: &str) -> Self {
+        Self::start_with(router, video, true, pattern).await
     }
 
     /// Producers only; the caller runs [`pipeline`] elsewhere. Returns the
     /// producers' transports' ports for it.
     pub async fn producers_only(router: &Router, video: VideoIn) -> (Self, u16, u16) {
-        let mut sender = Self::start_with(router, video, false).await;
+        let mut sender = Self::start_with(router, video, false, BALL).await;
         let ports = sender.ports;
         sender.pipeline.take();
         (sender, ports.0, ports.1)
     }
 
-    async fn start_with(router: &Router, video: VideoIn, run: bool) -> Self {
+    async fn start_with(router: &Router, video: VideoIn, run: bool, pattern: &str) -> Self {
         gst::init().unwrap();
         let video_transport = comedia_transport(router).await;
         let audio_transport = comedia_transport(router).await;
@@ -128,7 +134,7 @@ impl Sender {
             audio_transport.tuple().local_port(),
         );
         let pipeline = run.then(|| {
-            let pipeline = pipeline(video, ports.0, ports.1);
+            let pipeline = pipeline_with(video, pattern, ports.0, ports.1);
             pipeline
                 .set_state(gst::State::Playing)
                 .expect("sender plays");
@@ -170,6 +176,19 @@ impl Sender {
 /// this process; the egress benchmark runs it in a child, to keep its CPU
 /// apart).
 pub fn pipeline(video: VideoIn, video_port: u16, audio_port: u16) -> gst::Pipeline {
+    pipeline_with(video, BALL, video_port, audio_port)
+}
+
+/// The default test picture: a moving ball.
+const BALL: &str = "ball";
+
+/// [`pipeline`] with another `videotestsrc` pattern.
+pub fn pipeline_with(
+    video: VideoIn,
+    pattern: &str,
+    video_port: u16,
+    audio_port: u16,
+) -> gst::Pipeline {
     gst::init().unwrap();
     let encoder = match video {
         VideoIn::Vp8 { width, height } | VideoIn::Vp8Simulcast { width, height } => format!(
@@ -186,7 +205,7 @@ pub fn pipeline(video: VideoIn, video_port: u16, audio_port: u16) -> gst::Pipeli
     };
     let description = format!(
         "rtpbin name=rtpbin \
-         videotestsrc is-live=true pattern=ball ! {encoder} ! rtpbin.send_rtp_sink_0 \
+         videotestsrc is-live=true pattern={pattern} ! {encoder} ! rtpbin.send_rtp_sink_0 \
          rtpbin.send_rtp_src_0 ! funnel name=vfunnel ! udpsink name=vsink host=127.0.0.1 port={video_port} sync=false async=false close-socket=false \
          rtpbin.send_rtcp_src_0 ! vfunnel. \
          udpsrc name=vrtcp address=127.0.0.1 port=0 caps=application/x-rtcp ! rtpbin.recv_rtcp_sink_0 \

@@ -169,13 +169,10 @@ videoMode?: VideoMode, } } | { "method": "stopRestream", "data": {
  */
 restreamId: EgressId, } } | { "method": "startRecording", "data": { 
 /**
- * Default: the teacher's camera, else their screen.
+ * Default `auto`: the screen with the camera in a corner when the
+ * teacher sends both, else the one they send; it follows them live.
  */
-videoProducerId?: ProducerId, 
-/**
- * Default: the teacher's microphone (none: silence).
- */
-audioProducerId?: ProducerId, } } | { "method": "stopRecording", "data": Record<symbol, never> } | { "method": "leave", "data": Record<symbol, never> };
+layout?: Layout, } } | { "method": "stopRecording", "data": Record<symbol, never> } | { "method": "leave", "data": Record<symbol, never> };
 
 /**
  * A peer as others see it.
@@ -582,6 +579,12 @@ url: string, });
 export type VideoMode = "auto" | "reencode";
 
 /**
+ * How a composed egress (a recording) places the teacher's camera and
+ * screen in its one picture.
+ */
+export type Layout = "camera" | "screen" | "screenWithCamera" | "sideBySide" | "auto";
+
+/**
  * The video codec a producer sends.
  */
 export type InputVideoCodec = { "codec": "vp8" } | { "codec": "h264", 
@@ -850,21 +853,22 @@ endReason: RecordingEnd | null,
 /**
  * What went wrong, once failed.
  */
-error: string | null, };
+error: string | null, 
+/**
+ * How the camera and screen are placed.
+ */
+layout: Layout, };
 
 /**
  * `POST /api/admin/rooms/{room}/recordings` (body optional) and
- * `startRecording` over the WebSocket: which producers to record.
+ * `startRecording` over the WebSocket: how to lay the class out.
  */
 export type StartRecording = { 
 /**
- * Default: the teacher's camera, else their screen.
+ * Default `auto`: the teacher's screen with their camera in a corner
+ * when they send both, else the one they send; it follows them live.
  */
-videoProducerId?: ProducerId, 
-/**
- * Default: the teacher's microphone (none: silence).
- */
-audioProducerId?: ProducerId, };
+layout?: Layout, };
 
 /**
  * `GET /api/admin/recordings`.

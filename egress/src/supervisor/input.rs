@@ -2,6 +2,7 @@
 //! input lost (the video producer closed), and whether RTP flows.
 
 use super::Supervisor;
+use crate::compose::ComposeInputs;
 use crate::error::EgressError;
 use crate::retry::RetryState;
 use crate::session::{Inputs, Session};
@@ -10,11 +11,25 @@ use mediasoup::prelude::*;
 use std::time::{Duration, Instant};
 
 impl Supervisor {
+    /// A composed egress's new inputs.
+    pub(super) async fn set_inputs(&mut self, inputs: &ComposeInputs) -> Result<(), EgressError> {
+        let router = self.router.clone();
+        let composer = self
+            .session
+            .as_mut()
+            .and_then(Session::composer)
+            .ok_or(EgressError::NotComposed)?;
+        composer.set(&router, inputs).await
+    }
+
     pub(super) async fn replace_input(
         &mut self,
         video: ProducerId,
         audio: Option<ProducerId>,
     ) -> Result<(), EgressError> {
+        let Some(current) = self.inputs else {
+            return Err(EgressError::Composed);
+        };
         if self.destinations.is_empty() {
             return Err(EgressError::RecordingInput);
         }
@@ -22,11 +37,11 @@ impl Supervisor {
         let inputs = Inputs {
             video,
             audio,
-            ..self.inputs
+            ..current
         };
         let session = Session::open(&router, &inputs, &self.output, &self.scrubber, None).await?;
         tracing::info!(%video, ?audio, path = ?session.path, "input replaced");
-        self.inputs = inputs;
+        self.inputs = Some(inputs);
         self.close_session().await;
         self.session = Some(session);
         self.waiting_since = None;

@@ -47,7 +47,8 @@ pub(crate) struct SupervisorParts {
     pub id: EgressId,
     pub label: String,
     pub router: Router,
-    pub inputs: Inputs,
+    /// The producer pair read (none when composed).
+    pub inputs: Option<Inputs>,
     pub output: OutputProfile,
     pub config: EgressConfig,
     pub scrubber: Scrubber,
@@ -62,7 +63,7 @@ pub(crate) struct Supervisor {
     /// Kept for `replace_input`. A strong handle: it holds the router open
     /// while the egress runs, at most `input_grace` past its last consumer.
     router: Router,
-    inputs: Inputs,
+    inputs: Option<Inputs>,
     output: OutputProfile,
     config: EgressConfig,
     scrubber: Scrubber,
@@ -219,6 +220,11 @@ impl Supervisor {
                 self.publish(Instant::now());
                 let _ = reply.send(result);
             }
+            Command::SetInputs(inputs, reply) => {
+                let result = self.set_inputs(&inputs).await;
+                self.publish(Instant::now());
+                let _ = reply.send(result);
+            }
             Command::Stop(reply) => {
                 self.finish(EgressState::Stopped {
                     reason: StopReason::Requested,
@@ -295,6 +301,11 @@ impl Supervisor {
                 if let (true, Some(session)) = (due, &self.session) {
                     self.last_loss_keyframe = Some(now);
                     session.request_key_frame();
+                }
+            }
+            SessionEvent::ComposedInputClosed(producer) => {
+                if let Some(composer) = self.session.as_mut().and_then(Session::composer) {
+                    composer.remove(producer);
                 }
             }
             SessionEvent::Eos => {}

@@ -70,11 +70,11 @@ impl Supervisor {
             label: self.label.clone(),
             state: self.state.clone(),
             input: self.session.as_ref().map(|s| InputStatus {
-                video: s.video_codec.clone(),
+                video: s.video_codec(),
                 video_path: s.path,
-                has_audio: s.audio.is_some(),
+                has_audio: s.has_audio(),
                 video_flowing: self.video_flowing,
-                audio_flowing: s.audio.is_some() && self.audio_flowing,
+                audio_flowing: s.has_audio() && self.audio_flowing,
             }),
             stats: EgressStats {
                 uptime_secs: now.duration_since(self.started_at).as_secs_f64(),

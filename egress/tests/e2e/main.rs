@@ -8,6 +8,7 @@
 
 mod support;
 
+mod compose;
 mod dropping_ingest;
 mod hung_ingest;
 mod ingest_restart;

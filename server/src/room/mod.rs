@@ -100,6 +100,14 @@ pub struct Room {
     events: mpsc::UnboundedSender<RoomEvent>,
 }
 
+/// A room's teacher's producers, by source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TeacherSources {
+    pub camera: Option<ProducerId>,
+    pub screen: Option<ProducerId>,
+    pub mic: Option<ProducerId>,
+}
+
 #[derive(Default)]
 struct RoomState {
     /// Routers by worker slot.
@@ -615,6 +623,17 @@ impl Room {
         restream_defaults(&self.state.lock())
     }
 
+    /// The teacher's camera, screen and microphone, as they are now: what a
+    /// composed recording reads.
+    pub fn teacher_sources(&self) -> TeacherSources {
+        let state = self.state.lock();
+        TeacherSources {
+            camera: teacher_producer(&state, &[Source::Camera]),
+            screen: teacher_producer(&state, &[Source::Screen]),
+            mic: teacher_producer(&state, &[Source::Mic]),
+        }
+    }
+
     /// The home router, with each of `producers` on it (piped there if it
     /// lives elsewhere): what a restream reads from.
     pub async fn home_router_with(&self, producers: &[Option<ProducerId>]) -> Result<Router> {
@@ -740,30 +759,32 @@ impl Room {
     }
 }
 
-/// Serialized once by the caller, queued to every matching peer.
 /// The teacher's camera (else screen) and microphone, as they are in `state`.
 fn restream_defaults(state: &RoomState) -> (Option<ProducerId>, Option<ProducerId>) {
-    let teacher_producer = |sources: &[Source]| {
-        sources.iter().find_map(|source| {
-            state
-                .producers
-                .values()
-                .filter(|p| p.info.source == *source)
-                .find(|p| {
-                    state
-                        .peers
-                        .get(&p.info.peer_id)
-                        .is_some_and(|o| o.info.role == Role::Teacher)
-                })
-                .map(|p| p.info.id)
-        })
-    };
     (
-        teacher_producer(&[Source::Camera, Source::Screen]),
-        teacher_producer(&[Source::Mic]),
+        teacher_producer(state, &[Source::Camera, Source::Screen]),
+        teacher_producer(state, &[Source::Mic]),
     )
 }
 
+/// A teacher's producer of the first of `sources` there is.
+fn teacher_producer(state: &RoomState, sources: &[Source]) -> Option<ProducerId> {
+    sources.iter().find_map(|source| {
+        state
+            .producers
+            .values()
+            .filter(|p| p.info.source == *source)
+            .find(|p| {
+                state
+                    .peers
+                    .get(&p.info.peer_id)
+                    .is_some_and(|o| o.info.role == Role::Teacher)
+            })
+            .map(|p| p.info.id)
+    })
+}
+
+/// Serialized once by the caller, queued to every matching peer.
 fn broadcast(state: &RoomState, text: &Arc<Outgoing>, to: impl Fn(&Peer) -> bool) {
     for peer in state.peers.values().filter(|p| to(p)) {
         peer.send(text);

@@ -348,15 +348,9 @@ impl Connection {
                 self.app.restreams.stop(restream_id).await?;
                 Ok(Empty {}.into())
             }
-            Request::StartRecording {
-                video_producer_id,
-                audio_producer_id,
-            } => {
+            Request::StartRecording { layout } => {
                 self.may_record(&room)?;
-                let request = StartRecording {
-                    video_producer_id: video_producer_id.map(ToMedia::to_media),
-                    audio_producer_id: audio_producer_id.map(ToMedia::to_media),
-                };
+                let request = StartRecording { layout };
                 let requester = Requester::peer(&room, self.peer_id)?;
                 let recording = self.app.recordings.start(&room, request, requester).await?;
                 Ok(ResponseData::RecordingStarted(RecordingStarted {
