@@ -126,6 +126,8 @@ pub struct EgressConfig {
 pub struct RecordingConfig {
     pub dir: PathBuf,
     pub auto: bool,
+    /// `720p` or `1080p` (30 fps).
+    pub resolution: String,
     pub max_duration_secs: u64,
     pub max_running: usize,
     pub retention_days: u64,
@@ -392,6 +394,12 @@ impl Config {
                 return Err(invalid(key, "must be positive"));
             }
         }
+        if !["720p", "1080p"].contains(&self.recording.resolution.as_str()) {
+            return Err(invalid(
+                "recording.resolution",
+                format!("{:?} is not 720p or 1080p", self.recording.resolution),
+            ));
+        }
         for (key, value, max) in [
             (
                 "recording.retention_days",
@@ -654,6 +662,11 @@ mod tests {
                 "egress.allow_hosts",
             ),
             ("[egress]\nmax_restreams = 0\n", &[], "egress.max_restreams"),
+            (
+                "[recording]\nresolution = \"4k\"\n",
+                &[],
+                "recording.resolution",
+            ),
             (
                 "[egress]\nmax_destinations = 0\n",
                 &[],

@@ -12,14 +12,15 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::RoomId;
 use crate::restream::{Requester, egress_error};
-use crate::room::{Room, RoomHold, Rooms, TeacherSources};
+use crate::room::{RecordedSources, Room, RoomHold, Rooms};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
+use mediasoup::prelude::ProducerId;
 use parking_lot::Mutex;
 use podium_egress::{
     Compose, ComposeInputs, Egress, EgressConfig, EgressManager, EgressSpec, EgressState,
-    FileState, Layout, StopReason,
+    FileState, H264Profile, Layout, OutputProfile, StopReason,
 };
 use podium_protocol::RecordingId;
 use podium_protocol::recording::{RecordingEnd, RecordingLink, RecordingState, RecordingSummary};
@@ -85,6 +86,8 @@ pub struct Recordings {
     max_running: usize,
     retention: Option<Duration>,
     max_total_bytes: u64,
+    /// The recorded picture and bitrates.
+    output: OutputProfile,
     /// Signs file links; new at each start (links die with the process).
     link_key: [u8; 32],
     store: Arc<Mutex<Store>>,
@@ -120,6 +123,7 @@ impl Recordings {
             retention: (section.retention_days > 0)
                 .then(|| Duration::from_secs(section.retention_days * 86_400)),
             max_total_bytes: section.max_total_bytes,
+            output: output_profile(&section.resolution),
             link_key: rand::random(),
             store: Arc::default(),
         });
@@ -201,20 +205,20 @@ impl Recordings {
         request: StartRecording,
         requester: Requester,
     ) -> Result<RecordingSummary> {
-        let sources = room.teacher_sources();
+        let sources = room.recorded_sources();
         if sources.camera.is_none() && sources.screen.is_none() {
             return Err(Error::Conflict("the teacher is not sending video".into()));
         }
         let _reservation = self.reserve(room.id())?;
-        let router = room
-            .home_router_with(&[sources.camera, sources.screen, sources.mic])
-            .await?;
+        let router = room.home_router_with(&producers(&sources)).await?;
         let id = RecordingId::new();
         let compose = Compose {
             layout: request.layout,
-            inputs: compose_inputs(sources),
+            inputs: compose_inputs(&sources),
         };
-        let spec = EgressSpec::record_composed(room.id().to_string(), compose, self.file_path(id));
+        let mut spec =
+            EgressSpec::record_composed(room.id().to_string(), compose, self.file_path(id));
+        spec.output = Some(self.output.clone());
         let egress = match self.manager.start(&router, spec).await {
             Ok(egress) => egress,
             Err(error) => {
@@ -309,12 +313,16 @@ impl Recordings {
         }
     }
 
-    /// Gives a recording the teacher's producers as they are now (piped to
-    /// its router first).
-    async fn follow(&self, room: &Room, egress: &Egress, sources: TeacherSources) {
-        let piped = room
-            .home_router_with(&[sources.camera, sources.screen, sources.mic])
-            .await;
+    /// Gives a recording the room's producers as they are now (piped to its
+    /// router first).
+    async fn follow(
+        &self,
+        id: RecordingId,
+        room: &Room,
+        egress: &Egress,
+        sources: &RecordedSources,
+    ) {
+        let piped = room.home_router_with(&producers(sources)).await;
         let result = match piped {
             Ok(_) => egress
                 .set_inputs(compose_inputs(sources))
@@ -324,7 +332,7 @@ impl Recordings {
         };
         match result {
             Ok(()) => {
-                tracing::info!(room = %room.id(), recording = %egress.id(), ?sources, "recording follows the teacher's producers");
+                tracing::info!(room = %room.id(), recording = %id, ?sources, "recording follows the room's producers");
             }
             Err(error) => {
                 tracing::warn!(room = %room.id(), %error, "recording could not take the teacher's producers");
@@ -483,7 +491,7 @@ impl Recordings {
         let mut status = egress.subscribe();
         let deadline = self.max_duration.map(|d| tokio::time::Instant::now() + d);
         let mut saved_at = tokio::time::Instant::now();
-        let mut sources = room.teacher_sources();
+        let mut sources = room.recorded_sources();
         let mut no_video_since = None;
         let mut poll = tokio::time::interval(SOURCES_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -504,10 +512,10 @@ impl Recordings {
                     true
                 }
                 _ = poll.tick() => {
-                    let now = room.teacher_sources();
+                    let now = room.recorded_sources();
                     if now != sources {
                         sources = now;
-                        self.follow(&room, &egress, sources).await;
+                        self.follow(id, &room, &egress, &sources).await;
                     }
                     if sources.camera.is_some() || sources.screen.is_some() {
                         no_video_since = None;
@@ -634,13 +642,39 @@ impl Recordings {
     }
 }
 
-/// What a composed recording reads of the teacher's producers.
-fn compose_inputs(sources: TeacherSources) -> ComposeInputs {
+/// The recorded picture: 720p30 at 2.5 Mbit/s or 1080p30 at 4.5 Mbit/s
+/// (validated by the config), main profile, 2 s keyframes, AAC 128 kbit/s.
+fn output_profile(resolution: &str) -> OutputProfile {
+    let (width, height, video_kbps) = match resolution {
+        "1080p" => (1920, 1080, 4500),
+        _ => (1280, 720, 2500),
+    };
+    OutputProfile {
+        width,
+        height,
+        fps: 30,
+        video_kbps,
+        h264_profile: H264Profile::Main,
+        keyframe_interval: Duration::from_secs(2),
+        audio_kbps: 128,
+    }
+}
+
+/// What a composed recording reads.
+fn compose_inputs(sources: &RecordedSources) -> ComposeInputs {
     ComposeInputs {
         camera: sources.camera,
         screen: sources.screen,
-        audio: sources.mic.into_iter().collect(),
+        audio: sources.mics.clone(),
     }
+}
+
+/// Every producer a recording reads, to pipe to its router.
+fn producers(sources: &RecordedSources) -> Vec<Option<ProducerId>> {
+    [sources.camera, sources.screen]
+        .into_iter()
+        .chain(sources.mics.iter().copied().map(Some))
+        .collect()
 }
 
 /// A running recording's figures are its egress's, read now.

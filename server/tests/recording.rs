@@ -29,12 +29,19 @@ async fn admin(
     (status, response.json().await.unwrap_or_default())
 }
 
+/// Every log line of this test binary: installed before any test server
+/// (one global subscriber per binary), read by the tests that need it.
+fn logs() -> &'static podium_testkit::logs::LogCapture {
+    podium_testkit::logs::capture("podium_server=info,warn", false)
+}
+
 fn recording_dir(app: &TestApp) -> std::path::PathBuf {
     app.state.config.recording.dir.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recordings_are_guarded_announced_listed_served_and_deleted() {
+    logs();
     let app = TestApp::start().await;
     let (mut teacher, joined) = app.join("class", "Ada", Role::Teacher).await;
     assert_eq!(joined["recording"], false);
@@ -214,6 +221,7 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teachers_record_only_where_the_server_allows() {
+    logs();
     let app = TestApp::with(config(&[("PODIUM_AUTH__TEACHER_CAN_RECORD", "false")])).await;
     let (mut teacher, joined) = app.join("closed", "Ada", Role::Teacher).await;
     assert_eq!(joined["canRecord"], false);
@@ -261,6 +269,7 @@ async fn teachers_record_only_where_the_server_allows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_set_to_record_starts_when_its_teacher_goes_live() {
+    logs();
     let app = TestApp::with(config(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "1")])).await;
     let (status, _) = admin(
         &app,
@@ -310,6 +319,7 @@ async fn a_room_set_to_record_starts_when_its_teacher_goes_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_cut_short_by_a_crash_read_back_as_interrupted() {
+    logs();
     let dir = std::env::temp_dir().join(format!(
         "podium-test-crashed-{}",
         uuid::Uuid::new_v4().simple()
@@ -365,6 +375,7 @@ fn ended_recording(dir: &std::path::Path, id: &str, age_days: u64, bytes: usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_removes_the_expired_then_the_oldest_beyond_the_total() {
+    logs();
     let dir = std::env::temp_dir().join(format!(
         "podium-test-retention-{}",
         uuid::Uuid::new_v4().simple()
@@ -406,6 +417,7 @@ async fn retention_removes_the_expired_then_the_oldest_beyond_the_total() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_stops_at_its_maximum_duration() {
+    logs();
     let app = TestApp::with(config(&[("PODIUM_RECORDING__MAX_DURATION_SECS", "2")])).await;
     let (mut teacher, _) = app.join("long", "Ada", Role::Teacher).await;
     teacher_producing(&mut teacher, &["camera", "mic"]).await;
@@ -433,6 +445,7 @@ async fn a_recording_stops_at_its_maximum_duration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
+    logs();
     let app = TestApp::with(config(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "3")])).await;
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
     let (mut student, _) = app.join("flaky", "Bob", Role::Student).await;
@@ -479,5 +492,69 @@ async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
     )
     .await;
     assert_eq!(summary["endReason"], "inputEnded");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_allowed_to_speak_is_heard_in_the_recording() {
+    let logs = logs();
+    let app = TestApp::start().await;
+    let (mut teacher, _) = app.join("speak", "Ada", Role::Teacher).await;
+    let (mut student, joined) = app.join("speak", "Bob", Role::Student).await;
+    let student_id = joined["peerId"].clone();
+    teacher.notified("peerJoined").await;
+    teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    teacher
+        .ok(
+            "allowSpeak",
+            json!({ "peerId": student_id, "allowed": true }),
+        )
+        .await;
+    student.notified("speakPermission").await;
+    let mic = teacher_producing(&mut student, &["mic"]).await.remove(0);
+    // The recording takes the student's microphone into its mix.
+    let taken = async {
+        loop {
+            let text = logs.text();
+            if text
+                .lines()
+                .any(|l| l.contains("recording follows") && l.contains(&id) && l.contains(&mic))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), taken)
+        .await
+        .expect("the speaker's microphone joins the recording");
+    // Permission taken back: their microphone closes and leaves the mix.
+    teacher
+        .ok(
+            "allowSpeak",
+            json!({ "peerId": student_id, "allowed": false }),
+        )
+        .await;
+    let left = async {
+        loop {
+            let text = logs.text();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| l.contains("recording follows") && l.contains(&id))
+                .map(str::to_owned);
+            if last.is_some_and(|l| !l.contains(&mic)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), left)
+        .await
+        .expect("the microphone leaves the recording");
     app.stop().await;
 }

@@ -100,12 +100,14 @@ pub struct Room {
     events: mpsc::UnboundedSender<RoomEvent>,
 }
 
-/// A room's teacher's producers, by source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TeacherSources {
+/// What a recording of the room takes: the teacher's camera and screen,
+/// and the microphones of the teacher and of the students allowed to speak.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedSources {
     pub camera: Option<ProducerId>,
     pub screen: Option<ProducerId>,
-    pub mic: Option<ProducerId>,
+    /// The teacher's first, then the speakers' in no set order.
+    pub mics: Vec<ProducerId>,
 }
 
 #[derive(Default)]
@@ -623,14 +625,27 @@ impl Room {
         restream_defaults(&self.state.lock())
     }
 
-    /// The teacher's camera, screen and microphone, as they are now: what a
-    /// composed recording reads.
-    pub fn teacher_sources(&self) -> TeacherSources {
+    /// The teacher's camera and screen, and the microphones of the teacher
+    /// and of the students allowed to speak, as they are now: what a
+    /// recording reads (everyone in the room is told it is recorded).
+    pub fn recorded_sources(&self) -> RecordedSources {
         let state = self.state.lock();
-        TeacherSources {
+        let teacher_mic = teacher_producer(&state, &[Source::Mic]);
+        let speakers = state.producers.values().filter(|p| {
+            p.info.source == Source::Mic
+                && state
+                    .peers
+                    .get(&p.info.peer_id)
+                    .is_some_and(|o| o.info.role == Role::Student && o.info.can_speak)
+        });
+        let mut mics: Vec<ProducerId> = teacher_mic.into_iter().collect();
+        let mut others: Vec<ProducerId> = speakers.map(|p| p.info.id).collect();
+        others.sort_unstable();
+        mics.extend(others);
+        RecordedSources {
             camera: teacher_producer(&state, &[Source::Camera]),
             screen: teacher_producer(&state, &[Source::Screen]),
-            mic: teacher_producer(&state, &[Source::Mic]),
+            mics,
         }
     }
 
