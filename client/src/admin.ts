@@ -58,16 +58,29 @@ keyForm.addEventListener('submit', (event) => {
   event.preventDefault();
   key = keyInput.value.trim();
   keyInput.value = '';
-  void refresh();
-  void restreams.refresh();
-  void recordings.refresh();
+  start();
 });
 
-/** Reloads the room list (and the open room), then again in a few seconds. */
-async function refresh(): Promise<void> {
+/** Checks the key with the room list first; only an accepted key loads restreams and recordings. */
+function start(): void {
+  void refresh().then((accepted) => {
+    if (!accepted) return;
+    void restreams.refresh();
+    void recordings.refresh();
+  });
+}
+
+/**
+ * Reloads the room list (and the open room), then again in a few seconds.
+ * False when there is no key or the server refused it.
+ */
+async function refresh(): Promise<boolean> {
   if (timer) clearTimeout(timer);
   timer = null;
-  if (!key) return askForKey(null);
+  if (!key) {
+    askForKey(null);
+    return false;
+  }
   const api = adminApi(key);
   try {
     const rooms = await api.rooms();
@@ -78,13 +91,17 @@ async function refresh(): Promise<void> {
     restreams.setRooms(rooms);
     if (selected) await loadRoom(api, selected);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return askForKey('The server refused this admin key.');
+    if (error instanceof ApiError && error.status === 401) {
+      askForKey('The server refused this admin key.');
+      return false;
+    }
     roomsError.textContent =
       error instanceof ApiError ? `The server answered: ${error.message}` : 'The server is unreachable. Retrying…';
     show(roomsError, true);
     setBadge('reconnecting', 'Server unreachable');
   }
   if (document.visibilityState === 'visible') timer = setTimeout(() => void refresh(), REFRESH_MS);
+  return true;
 }
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') void refresh();
@@ -259,6 +276,4 @@ byId('copy-url').addEventListener('click', () => {
   );
 });
 
-void refresh();
-void restreams.refresh();
-void recordings.refresh();
+start();
