@@ -35,6 +35,42 @@ fn logs() -> &'static podium_testkit::logs::LogCapture {
     podium_testkit::logs::capture("podium_server=info,warn", false)
 }
 
+/// Waits (up to 5 s) until the log's lines satisfy `check`.
+async fn wait_for_log(
+    logs: &podium_testkit::logs::LogCapture,
+    what: &str,
+    check: impl Fn(&[&str]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = logs.text();
+        if check(&text.lines().collect::<Vec<_>>()) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The teacher starts a recording with the defaults; its id.
+async fn start_recording(teacher: &mut common::app::Client) -> String {
+    teacher.ok("startRecording", json!({})).await["recording"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `GET /api/admin/recordings/{id}`: (status, body).
+async fn recording(app: &TestApp, id: &str) -> (u16, Value) {
+    admin(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/admin/recordings/{id}"),
+        None,
+    )
+    .await
+}
+
 fn recording_dir(app: &TestApp) -> std::path::PathBuf {
     app.state.config.recording.dir.clone()
 }
@@ -130,13 +166,7 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     // The teacher stops it: finished, everyone told.
     teacher.ok("stopRecording", json!({})).await;
     assert_eq!(student.notified("recording").await["active"], false);
-    let (status, summary) = admin(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/admin/recordings/{id}"),
-        None,
-    )
-    .await;
+    let (status, summary) = recording(&app, &id).await;
     assert_eq!(status, 200);
     assert_eq!(summary["state"], "finished");
     assert_eq!(summary["endReason"], "stopped");
@@ -208,13 +238,7 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     assert_eq!(status, 204);
     assert!(!recording_dir(&app).join(format!("{id}.json")).exists());
     assert!(!recording_dir(&app).join(format!("{id}.mp4")).exists());
-    let (status, _) = admin(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/admin/recordings/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = recording(&app, &id).await;
     assert_eq!(status, 404);
     app.stop().await;
 }
@@ -338,13 +362,7 @@ async fn records_cut_short_by_a_crash_read_back_as_interrupted() {
     .unwrap();
     std::fs::write(dir.join("garbage.json"), "{not json").unwrap();
     let app = TestApp::with(config(&[("PODIUM_RECORDING__DIR", dir.to_str().unwrap())])).await;
-    let (status, summary) = admin(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/admin/recordings/{id}"),
-        None,
-    )
-    .await;
+    let (status, summary) = recording(&app, id).await;
     assert_eq!(status, 200);
     assert_eq!(summary["state"], "interrupted");
     assert_eq!(summary["bytes"], 1234);
@@ -421,23 +439,14 @@ async fn a_recording_stops_at_its_maximum_duration() {
     let app = TestApp::with(config(&[("PODIUM_RECORDING__MAX_DURATION_SECS", "2")])).await;
     let (mut teacher, _) = app.join("long", "Ada", Role::Teacher).await;
     teacher_producing(&mut teacher, &["camera", "mic"]).await;
-    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_recording(&mut teacher).await;
     assert_eq!(teacher.notified("recording").await["active"], true);
     let ended = teacher
         .try_notified("recording", Duration::from_secs(6))
         .await
         .expect("the recording ends at its maximum duration");
     assert_eq!(ended["active"], false);
-    let (_, summary) = admin(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/admin/recordings/{id}"),
-        None,
-    )
-    .await;
+    let (_, summary) = recording(&app, &id).await;
     assert_eq!(summary["state"], "finished");
     assert_eq!(summary["endReason"], "maxDuration");
     app.stop().await;
@@ -450,10 +459,7 @@ async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
     let (mut student, _) = app.join("flaky", "Bob", Role::Student).await;
     teacher_producing(&mut teacher, &["camera", "mic"]).await;
-    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_recording(&mut teacher).await;
     assert_eq!(student.notified("recording").await["active"], true);
     // The teacher's connection drops and comes back within the grace period:
     // the same recording goes on (black while they are away).
@@ -484,13 +490,7 @@ async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
         .await
         .expect("the recording ends without the teacher");
     assert_eq!(ended["active"], false);
-    let (_, summary) = admin(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/admin/recordings/{id}"),
-        None,
-    )
-    .await;
+    let (_, summary) = recording(&app, &id).await;
     assert_eq!(summary["endReason"], "inputEnded");
     app.stop().await;
 }
@@ -504,10 +504,7 @@ async fn a_student_allowed_to_speak_is_heard_in_the_recording() {
     let student_id = joined["peerId"].clone();
     teacher.notified("peerJoined").await;
     teacher_producing(&mut teacher, &["camera", "mic"]).await;
-    let id = teacher.ok("startRecording", json!({})).await["recording"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_recording(&mut teacher).await;
     teacher
         .ok(
             "allowSpeak",
@@ -517,21 +514,16 @@ async fn a_student_allowed_to_speak_is_heard_in_the_recording() {
     student.notified("speakPermission").await;
     let mic = teacher_producing(&mut student, &["mic"]).await.remove(0);
     // The recording takes the student's microphone into its mix.
-    let taken = async {
-        loop {
-            let text = logs.text();
-            if text
-                .lines()
+    wait_for_log(
+        logs,
+        "the speaker's microphone joins the recording",
+        |lines| {
+            lines
+                .iter()
                 .any(|l| l.contains("recording follows") && l.contains(&id) && l.contains(&mic))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), taken)
-        .await
-        .expect("the speaker's microphone joins the recording");
+        },
+    )
+    .await;
     // Permission taken back: their microphone closes and leaves the mix.
     teacher
         .ok(
@@ -539,22 +531,37 @@ async fn a_student_allowed_to_speak_is_heard_in_the_recording() {
             json!({ "peerId": student_id, "allowed": false }),
         )
         .await;
-    let left = async {
-        loop {
-            let text = logs.text();
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| l.contains("recording follows") && l.contains(&id))
-                .map(str::to_owned);
-            if last.is_some_and(|l| !l.contains(&mic)) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), left)
+    wait_for_log(logs, "the microphone leaves the recording", |lines| {
+        lines
+            .iter()
+            .rev()
+            .find(|l| l.contains("recording follows") && l.contains(&id))
+            .is_some_and(|l| !l.contains(&mic))
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_cannot_be_written_shows_no_server_path() {
+    logs();
+    let app = TestApp::start().await;
+    let (mut teacher, _) = app.join("nodisk", "Ada", Role::Teacher).await;
+    teacher_producing(&mut teacher, &["camera", "mic"]).await;
+    // The directory goes away under the running server.
+    let dir = recording_dir(&app);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (code, message) = teacher
+        .request("startRecording", json!({}))
         .await
-        .expect("the microphone leaves the recording");
+        .unwrap_err();
+    assert_eq!(code, "internal");
+    let dir_text = dir.display().to_string();
+    assert!(!message.contains(&dir_text), "{message}");
+    assert!(!message.contains(".mp4"), "{message}");
+    // Nothing is announced, and the room can be recorded once the disk is back.
+    std::fs::create_dir_all(&dir).unwrap();
+    start_recording(&mut teacher).await;
+    assert_eq!(teacher.notified("recording").await["active"], true);
     app.stop().await;
 }
