@@ -447,6 +447,19 @@ impl Composer {
         Ok((bin, udpsrc))
     }
 
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Places the pictures by `layout` from now on (on the next frame).
+    pub(crate) fn set_layout(&mut self, layout: Layout) {
+        if layout != self.layout {
+            tracing::info!(from = ?self.layout, to = ?layout, "layout changed");
+            self.layout = layout;
+            self.place();
+        }
+    }
+
     /// Places (or hides) each picture as the layout says for the inputs there are.
     fn place(&self) {
         let find = |role| self.inputs.iter().find(|i| i.role == role);

@@ -2,7 +2,7 @@
 //! [`EgressConfig`]) and the handle to steer and watch it ([`Egress`]). The
 //! work happens in the supervisor task ([`crate::supervisor`]).
 
-use crate::compose::{Compose, ComposeInputs};
+use crate::compose::{Compose, ComposeInputs, Layout};
 use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
@@ -12,7 +12,7 @@ use crate::retry::RetryPolicy;
 use crate::rtmp::TlsValidation;
 use crate::secret::Scrubber;
 use crate::session::{Inputs, Session};
-use crate::status::{EgressEvent, EgressState, EgressStatus};
+use crate::status::{EgressEvent, EgressState, EgressStatus, StopReason};
 use crate::supervisor::{Supervisor, SupervisorParts};
 use gstreamer as gst;
 use mediasoup::prelude::*;
@@ -102,30 +102,36 @@ impl EgressSpec {
         audio_producer: Option<ProducerId>,
         destinations: Vec<DestinationSpec>,
     ) -> Self {
-        use crate::destination::Ingest;
-        let preset = if destinations
-            .iter()
-            .any(|d| matches!(d.ingest, Ingest::Ivs { .. }))
-        {
-            Preset::Ivs
-        } else {
-            match destinations.first().map(|d| &d.ingest) {
-                Some(Ingest::YouTube) => Preset::YouTube,
-                Some(Ingest::Twitch { .. }) => Preset::Twitch,
-                _ => Preset::Custom,
-            }
-        };
         Self {
             label: label.into(),
             input: EgressInput::Producers {
                 video: video_producer,
                 audio: audio_producer,
             },
+            preset: preset_for(&destinations),
             destinations,
             file: None,
-            preset,
             output: None,
             video_mode: VideoMode::Auto,
+            simulcast_layer: None,
+        }
+    }
+
+    /// A composed restream: `compose`'s inputs in one picture, re-encoded
+    /// by the destinations' preset ([`EgressSpec::new`]'s choice).
+    pub fn composed(
+        label: impl Into<String>,
+        compose: Compose,
+        destinations: Vec<DestinationSpec>,
+    ) -> Self {
+        Self {
+            label: label.into(),
+            input: EgressInput::Composed(compose),
+            preset: preset_for(&destinations),
+            destinations,
+            file: None,
+            output: None,
+            video_mode: VideoMode::Reencode,
             simulcast_layer: None,
         }
     }
@@ -150,20 +156,30 @@ impl EgressSpec {
         compose: Compose,
         path: impl Into<std::path::PathBuf>,
     ) -> Self {
-        Self {
-            label: label.into(),
-            input: EgressInput::Composed(compose),
-            destinations: Vec::new(),
-            file: Some(path.into()),
-            preset: Preset::Custom,
-            output: None,
-            video_mode: VideoMode::Reencode,
-            simulcast_layer: None,
-        }
+        let mut spec = Self::composed(label, compose, Vec::new());
+        spec.file = Some(path.into());
+        spec
     }
 
     fn output_profile(&self) -> OutputProfile {
         self.output.clone().unwrap_or_else(|| self.preset.output())
+    }
+}
+
+/// The output rules of a set of destinations: IVS if any is IVS (the
+/// strictest: baseline), else the first one's service, else custom.
+fn preset_for(destinations: &[DestinationSpec]) -> Preset {
+    use crate::destination::Ingest;
+    if destinations
+        .iter()
+        .any(|d| matches!(d.ingest, Ingest::Ivs { .. }))
+    {
+        return Preset::Ivs;
+    }
+    match destinations.first().map(|d| &d.ingest) {
+        Some(Ingest::YouTube) => Preset::YouTube,
+        Some(Ingest::Twitch { .. }) => Preset::Twitch,
+        _ => Preset::Custom,
     }
 }
 
@@ -179,7 +195,8 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), EgressError>>,
     },
     SetInputs(ComposeInputs, oneshot::Sender<Result<(), EgressError>>),
-    Stop(oneshot::Sender<()>),
+    SetLayout(Layout, oneshot::Sender<Result<(), EgressError>>),
+    Stop(StopReason, oneshot::Sender<()>),
     ElementFactories(oneshot::Sender<Vec<String>>),
 }
 
@@ -377,10 +394,29 @@ impl Egress {
             .await?
     }
 
+    /// Changes a composed egress's layout live (the outputs go on, the
+    /// next frame is placed the new way); refused for a producer pair
+    /// ([`EgressError::NotComposed`]).
+    pub async fn set_layout(&self, layout: Layout) -> Result<(), EgressError> {
+        self.request(|reply| Command::SetLayout(layout, reply))
+            .await?
+    }
+
     /// Ends every stream cleanly and releases the consumers. Returns once
     /// stopped; a no-op on an egress that already ended.
     pub async fn stop(&self) {
-        let _ = self.request(Command::Stop).await;
+        let _ = self
+            .request(|reply| Command::Stop(StopReason::Requested, reply))
+            .await;
+    }
+
+    /// Stops as [`stop`](Self::stop) does, for the reason that the caller's
+    /// inputs are gone for good (a composed egress whose teacher left):
+    /// the state says `inputEnded`, not `requested`.
+    pub async fn input_ended(&self) {
+        let _ = self
+            .request(|reply| Command::Stop(StopReason::InputEnded, reply))
+            .await;
     }
 
     /// Resolves with the final state, once the egress ends.

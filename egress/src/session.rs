@@ -1,7 +1,7 @@
 //! A session: the consumers of one input and the pipeline they feed. An
 //! egress has one while running; `replace_input` swaps it for a new one.
 
-use crate::compose::{Compose, Composer};
+use crate::compose::{Compose, Composer, Layout};
 use crate::error::EgressError;
 use crate::output::{InputVideoCodec, OutputProfile, VideoMode, VideoPath, choose_video_path};
 use crate::pipeline::{MediaPipeline, PipelinePlan, PlanInput, SessionEvent};
@@ -179,6 +179,14 @@ impl Session {
         match &self.input {
             SessionInput::Producers { audio, .. } => audio.is_some(),
             SessionInput::Composed(composer) => composer.has_audio(),
+        }
+    }
+
+    /// How the picture is composed; `None` for a producer pair.
+    pub(crate) fn layout(&self) -> Option<Layout> {
+        match &self.input {
+            SessionInput::Composed(composer) => Some(composer.layout()),
+            SessionInput::Producers { .. } => None,
         }
     }
 

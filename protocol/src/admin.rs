@@ -1,7 +1,7 @@
 //! The admin HTTP API's bodies (`/api/admin/...`, the admin key as a bearer
 //! token). Errors answer `{"error": ErrorBody}`.
 
-use crate::egress::{DestinationSpec, EgressStatus, VideoMode};
+use crate::egress::{DestinationSpec, EgressStatus, Layout, VideoMode};
 use crate::ids::{DestinationId, ProducerId};
 use crate::signaling::{PeerInfo, ProducerInfo, Role};
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,24 @@ pub struct StartRestream {
     #[serde(default)]
     #[ts(as = "Option<VideoMode>", optional)]
     pub video_mode: VideoMode,
+    /// The teacher's camera and screen in one picture, placed by this
+    /// layout, following them live as they start and stop (always
+    /// re-encoded; not with `videoProducerId`/`audioProducerId`). Absent:
+    /// one video producer and one microphone, as chosen above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub layout: Option<Layout>,
+}
+
+/// `PUT /api/admin/restreams/{id}/layout` and `PUT
+/// /api/admin/recordings/{id}/layout`: place the pictures of a running
+/// composed restream or recording this way from the next frame on (its
+/// outputs go on: no gap in the file or the stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetLayout {
+    /// The new layout.
+    pub layout: Layout,
 }
 
 /// `GET /api/admin/restreams`: running restreams first, then recently ended ones.

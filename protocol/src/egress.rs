@@ -135,8 +135,8 @@ pub enum VideoMode {
     Reencode,
 }
 
-/// How a composed egress (a recording) places the teacher's camera and
-/// screen in its one picture.
+/// How a composed egress (a recording, or a restream given a layout) places
+/// the teacher's camera and screen in its one picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum Layout {
@@ -374,6 +374,8 @@ pub struct EgressStatus {
     pub destinations: Vec<DestinationStatus>,
     /// Its file output (a recording), if it has one.
     pub file: Option<FileStatus>,
+    /// How its picture is composed; null when it reads one producer pair.
+    pub layout: Option<Layout>,
 }
 
 #[cfg(test)]

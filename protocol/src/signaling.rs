@@ -213,6 +213,12 @@ pub enum Request {
         #[serde(default)]
         #[ts(as = "Option<VideoMode>", optional)]
         video_mode: VideoMode,
+        /// The teacher's camera and screen in one picture, following them
+        /// live (a re-encode: teachers only with `egress.teacher_can_reencode`;
+        /// not with producer ids). Absent: one producer pair.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        layout: Option<Layout>,
     },
     /// Teacher (when the server allows) or admin: stop a restream of this room.
     StopRestream {

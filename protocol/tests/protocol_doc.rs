@@ -289,6 +289,7 @@ fn notification_examples() -> Vec<Notification> {
                     },
                 }],
                 file: None,
+                layout: None,
             },
         },
         Notification::Recording { active: true },

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod codecs;
 pub mod config;
 pub mod error;
+mod follow;
 pub mod http;
 pub mod ids;
 pub mod metrics;

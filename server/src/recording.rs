@@ -10,17 +10,17 @@
 use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::follow::{self, Followed, Follower};
 use crate::ids::RoomId;
 use crate::restream::{Requester, egress_error};
-use crate::room::{RecordedSources, Room, RoomHold, Rooms};
+use crate::room::{Room, RoomHold, Rooms, Voices};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
-use mediasoup::prelude::ProducerId;
 use parking_lot::Mutex;
 use podium_egress::{
-    Compose, ComposeInputs, Egress, EgressConfig, EgressManager, EgressSpec, EgressState,
-    FileState, H264Profile, Layout, OutputProfile, StopReason,
+    Compose, Egress, EgressConfig, EgressManager, EgressSpec, EgressState, FileState, H264Profile,
+    Layout, OutputProfile, StopReason,
 };
 use podium_protocol::RecordingId;
 use podium_protocol::recording::{RecordingEnd, RecordingLink, RecordingState, RecordingSummary};
@@ -35,8 +35,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const LINK_TTL: Duration = Duration::from_secs(3600);
 /// How often the retention rules run (besides at start and after each recording).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-/// How often a recording looks at the teacher's producers.
-const SOURCES_POLL: Duration = Duration::from_millis(500);
 /// How often a running recording's record is rewritten (its size and
 /// duration survive a crash to within this).
 const SAVE_EVERY: Duration = Duration::from_secs(5);
@@ -205,16 +203,16 @@ impl Recordings {
         request: StartRecording,
         requester: Requester,
     ) -> Result<RecordingSummary> {
-        let sources = room.recorded_sources();
-        if sources.camera.is_none() && sources.screen.is_none() {
+        let sources = room.composed_sources(Voices::WithSpeakers);
+        if !follow::has_video(&sources) {
             return Err(Error::Conflict("the teacher is not sending video".into()));
         }
         let _reservation = self.reserve(room.id())?;
-        let router = room.home_router_with(&producers(&sources)).await?;
+        let router = room.home_router_with(&follow::producers(&sources)).await?;
         let id = RecordingId::new();
         let compose = Compose {
             layout: request.layout,
-            inputs: compose_inputs(&sources),
+            inputs: follow::compose_inputs(&sources),
         };
         let mut spec =
             EgressSpec::record_composed(room.id().to_string(), compose, self.file_path(id));
@@ -255,8 +253,36 @@ impl Recordings {
             room.set_recording(true);
         }
         tracing::info!(room = %room.id(), recording = %id, ?requester, layout = ?request.layout, "recording started");
-        tokio::spawn(Arc::clone(self).supervise(id, egress, room.hold()));
+        let follower = Follower::new(
+            "recording",
+            id,
+            Voices::WithSpeakers,
+            self.teacher_grace,
+            sources,
+        );
+        tokio::spawn(Arc::clone(self).supervise(id, egress, room.hold(), follower));
         Ok(summary)
+    }
+
+    /// Changes a running recording's layout live (no gap in the file).
+    pub async fn set_layout(&self, id: RecordingId, layout: Layout) -> Result<RecordingSummary> {
+        let egress = {
+            let store = self.store.lock();
+            let entry = store
+                .entries
+                .get(&id)
+                .ok_or_else(|| Error::not_found("recording", id))?;
+            entry
+                .egress
+                .clone()
+                .ok_or_else(|| Error::Conflict("the recording has ended".into()))?
+        };
+        egress.set_layout(layout).await.map_err(egress_error)?;
+        if let Some(entry) = self.store.lock().entries.get_mut(&id) {
+            entry.summary.layout = layout;
+        }
+        tracing::info!(recording = %id, ?layout, "recording layout changed");
+        self.get(id)
     }
 
     /// Stops a recording; stopping one that has ended is fine.
@@ -310,33 +336,6 @@ impl Recordings {
     fn stop_for(&self, id: RecordingId, end: RecordingEnd) {
         if let Some(entry) = self.store.lock().entries.get_mut(&id) {
             entry.end.get_or_insert(end);
-        }
-    }
-
-    /// Gives a recording the room's producers as they are now (piped to its
-    /// router first).
-    async fn follow(
-        &self,
-        id: RecordingId,
-        room: &Room,
-        egress: &Egress,
-        sources: &RecordedSources,
-    ) {
-        let piped = room.home_router_with(&producers(sources)).await;
-        let result = match piped {
-            Ok(_) => egress
-                .set_inputs(compose_inputs(sources))
-                .await
-                .map_err(egress_error),
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(()) => {
-                tracing::info!(room = %room.id(), recording = %id, ?sources, "recording follows the room's producers");
-            }
-            Err(error) => {
-                tracing::warn!(room = %room.id(), %error, "recording could not take the teacher's producers");
-            }
         }
     }
 
@@ -486,14 +485,18 @@ impl Recordings {
     /// there is no video), stops it when the teacher has sent no video for
     /// `egress.teacher_grace_secs` or at the maximum duration, keeps its
     /// record up to date on disk, and tells the room when it ends.
-    async fn supervise(self: Arc<Self>, id: RecordingId, egress: Egress, hold: RoomHold) {
+    async fn supervise(
+        self: Arc<Self>,
+        id: RecordingId,
+        egress: Egress,
+        hold: RoomHold,
+        mut follower: Follower,
+    ) {
         let room = Arc::clone(hold.room());
         let mut status = egress.subscribe();
         let deadline = self.max_duration.map(|d| tokio::time::Instant::now() + d);
         let mut saved_at = tokio::time::Instant::now();
-        let mut sources = room.recorded_sources();
-        let mut no_video_since = None;
-        let mut poll = tokio::time::interval(SOURCES_POLL);
+        let mut poll = tokio::time::interval(follow::POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let max_duration = async {
@@ -512,23 +515,11 @@ impl Recordings {
                     true
                 }
                 _ = poll.tick() => {
-                    let now = room.recorded_sources();
-                    if now != sources {
-                        sources = now;
-                        self.follow(id, &room, &egress, &sources).await;
+                    let gone = follower.tick(&room, &egress).await == Followed::VideoGone;
+                    if gone {
+                        self.stop_for(id, RecordingEnd::InputEnded);
                     }
-                    if sources.camera.is_some() || sources.screen.is_some() {
-                        no_video_since = None;
-                        false
-                    } else {
-                        let since = *no_video_since.get_or_insert_with(tokio::time::Instant::now);
-                        let gone = since.elapsed() >= self.teacher_grace;
-                        if gone {
-                            tracing::info!(recording = %id, "no video from the teacher within the grace period");
-                            self.stop_for(id, RecordingEnd::InputEnded);
-                        }
-                        gone
-                    }
+                    gone
                 }
             };
             if ending {
@@ -658,23 +649,6 @@ fn output_profile(resolution: &str) -> OutputProfile {
         keyframe_interval: Duration::from_secs(2),
         audio_kbps: 128,
     }
-}
-
-/// What a composed recording reads.
-fn compose_inputs(sources: &RecordedSources) -> ComposeInputs {
-    ComposeInputs {
-        camera: sources.camera,
-        screen: sources.screen,
-        audio: sources.mics.clone(),
-    }
-}
-
-/// Every producer a recording reads, to pipe to its router.
-fn producers(sources: &RecordedSources) -> Vec<Option<ProducerId>> {
-    [sources.camera, sources.screen]
-        .into_iter()
-        .chain(sources.mics.iter().copied().map(Some))
-        .collect()
 }
 
 /// A running recording's figures are its egress's, read now.

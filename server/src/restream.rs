@@ -9,28 +9,34 @@
 //! (`egress.teacher_can_reencode`), and the room's teachers' producers only.
 //! A student's microphone is never restreamed, whoever asks: telling the
 //! student needs a per-peer notification the room does not offer yet, and
-//! restreaming someone unaware is what the rule is for. Where destinations
+//! restreaming someone unaware is what the rule is for.
+//!
+//! Given a `layout`, a restream reads no fixed pair: it composes the
+//! teacher's camera and screen into one picture and follows them live, as a
+//! recording does (`crate::follow`), with the teacher's microphone only. A
+//! layout always re-encodes, so a teacher needs `egress.teacher_can_reencode`
+//! for it. Where destinations
 //! may point (public addresses, allowed ports) is the egress crate's
 //! `NetworkPolicy`, checked before every connection.
 
 use crate::auth::Role;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::follow::{self, Followed, Follower};
 use crate::ids::{PeerId, RoomId, ToMedia};
+use crate::room::Voices;
 use crate::room::{Room, RoomHold, Rooms};
 use mediasoup::prelude::*;
 use parking_lot::Mutex;
 use podium_egress::{
-    DestinationId, DestinationSpec, DestinationSpecExt, EgressConfig, EgressError, EgressEvent,
-    EgressId, EgressManager, EgressSpec, EgressStatus, NetworkPolicy, RetryPolicy, VideoMode,
+    Compose, DestinationId, DestinationSpec, DestinationSpecExt, EgressConfig, EgressError,
+    EgressEvent, EgressId, EgressManager, EgressSpec, EgressStatus, Layout, NetworkPolicy,
+    RetryPolicy, VideoMode,
 };
 use podium_protocol::signaling::Notification;
 
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How often a restream waiting for its teacher looks for their new producers.
-const TEACHER_POLL: Duration = Duration::from_millis(500);
 
 /// What to restream where, with mediasoup's ids (the wire form is
 /// [`podium_protocol::admin::StartRestream`]).
@@ -42,6 +48,8 @@ pub struct StartRestream {
     pub audio_producer_id: Option<ProducerId>,
     pub destinations: Vec<DestinationSpec>,
     pub video_mode: VideoMode,
+    /// Compose the teacher's camera and screen this way, following them.
+    pub layout: Option<Layout>,
 }
 
 impl From<podium_protocol::admin::StartRestream> for StartRestream {
@@ -51,6 +59,7 @@ impl From<podium_protocol::admin::StartRestream> for StartRestream {
             audio_producer_id: wire.audio_producer_id.map(ToMedia::to_media),
             destinations: wire.destinations,
             video_mode: wire.video_mode,
+            layout: wire.layout,
         }
     }
 }
@@ -85,6 +94,8 @@ pub struct Restreams {
     max_restreams: usize,
     max_restreams_per_room: usize,
     max_destinations: usize,
+    /// How long a composed restream waits for the teacher's video to come back.
+    teacher_grace: Duration,
     /// Rooms (labels) of the restreams being started: counted against the
     /// limits with the running ones, so that parallel starts cannot pass them.
     starting: Arc<Mutex<Vec<String>>>,
@@ -135,6 +146,7 @@ impl Restreams {
             max_restreams: egress.max_restreams,
             max_restreams_per_room: egress.max_restreams_per_room,
             max_destinations: egress.max_destinations,
+            teacher_grace: Duration::from_secs(egress.teacher_grace_secs),
             starting: Arc::default(),
         }
     }
@@ -158,6 +170,9 @@ impl Restreams {
         requester: Requester,
     ) -> Result<EgressStatus> {
         self.check_request(&request, requester)?;
+        if let Some(layout) = request.layout {
+            return self.start_composed(room, request, layout, requester).await;
+        }
         let (video, audio) = inputs(
             room,
             request.video_producer_id,
@@ -180,6 +195,52 @@ impl Restreams {
             egress.clone(),
             room.hold(),
             Arc::clone(&self.rooms),
+            None,
+        ));
+        Ok(egress.status())
+    }
+
+    /// A restream of the teacher's camera and screen in one picture, with
+    /// their microphone, following them as they come and go.
+    async fn start_composed(
+        &self,
+        room: &Arc<Room>,
+        request: StartRestream,
+        layout: Layout,
+        requester: Requester,
+    ) -> Result<EgressStatus> {
+        let sources = room.composed_sources(Voices::Teacher);
+        if !follow::has_video(&sources) {
+            return Err(Error::Conflict("the teacher is not sending video".into()));
+        }
+        let producers = follow::producers(&sources);
+        check_producers(room, &producers, requester)?;
+        let reservation = self.reserve(room.id())?;
+        let router = room.home_router_with(&producers).await?;
+        let compose = Compose {
+            layout,
+            inputs: follow::compose_inputs(&sources),
+        };
+        let spec = EgressSpec::composed(room.id().to_string(), compose, request.destinations);
+        let egress = self
+            .manager
+            .start(&router, spec)
+            .await
+            .map_err(egress_error)?;
+        drop(reservation);
+        tracing::info!(room = %room.id(), egress = %egress.id(), ?layout, "restream started");
+        let follower = Follower::new(
+            "restream",
+            egress.id(),
+            Voices::Teacher,
+            self.teacher_grace,
+            sources,
+        );
+        tokio::spawn(supervise(
+            egress.clone(),
+            room.hold(),
+            Arc::clone(&self.rooms),
+            Some(follower),
         ));
         Ok(egress.status())
     }
@@ -205,6 +266,17 @@ impl Restreams {
             all.retain(|s| s.label == room.as_str());
         }
         all
+    }
+
+    /// Changes a running composed restream's layout live.
+    pub async fn set_layout(&self, id: EgressId, layout: Layout) -> Result<EgressStatus> {
+        let egress = self
+            .manager
+            .get(id)
+            .ok_or_else(|| Error::not_found("running restream", id))?;
+        egress.set_layout(layout).await.map_err(egress_error)?;
+        tracing::info!(egress = %id, ?layout, "restream layout changed");
+        Ok(egress.status())
     }
 
     pub async fn add_destination(
@@ -245,6 +317,14 @@ impl Restreams {
         if request.destinations.len() > self.max_destinations {
             return Err(self.too_many_destinations());
         }
+        if request.layout.is_some()
+            && (request.video_producer_id.is_some() || request.audio_producer_id.is_some())
+        {
+            return Err(Error::BadRequest(
+                "a layout follows the teacher's camera, screen and microphone: leave out videoProducerId and audioProducerId"
+                    .into(),
+            ));
+        }
         if requester == Requester::Teacher {
             if !self.teacher_custom_urls
                 && request
@@ -254,6 +334,12 @@ impl Restreams {
             {
                 return Err(Error::Forbidden(
                     "custom RTMP URLs are for admins on this server: use YouTube, Twitch or IVS"
+                        .into(),
+                ));
+            }
+            if !self.teacher_can_reencode && request.layout.is_some() {
+                return Err(Error::Forbidden(
+                    "a layout re-encodes, which is for admins on this server (leave out layout to send the camera as it is)"
                         .into(),
                 ));
             }
@@ -388,10 +474,17 @@ pub(crate) fn egress_error(error: EgressError) -> Error {
     }
 }
 
-/// Tells the room's staff of every change, and when the teacher's video ends,
-/// feeds the restream the teacher's new producers once they come back
-/// (within the grace period; the egress stops by itself after it).
-async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Rooms>) {
+/// Tells the room's staff of every change. A restream of one producer pair
+/// whose teacher's video ends is fed the teacher's new producers once they
+/// come back (within the grace period; the egress stops by itself after
+/// it); a composed one follows the room (`follower`) and ends once the
+/// teacher has sent no video for the grace period.
+async fn supervise(
+    egress: podium_egress::Egress,
+    hold: RoomHold,
+    rooms: Arc<Rooms>,
+    mut follower: Option<Follower>,
+) {
     let room = Arc::clone(hold.room());
     let mut events = egress.events();
     let notify = |status: &EgressStatus| {
@@ -400,8 +493,21 @@ async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Roo
         });
     };
     notify(&egress.status());
+    let mut poll = tokio::time::interval(follow::POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        let event = match events.recv().await {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = poll.tick(), if follower.is_some() => {
+                if let Some(follower) = &mut follower
+                    && follower.tick(&room, &egress).await == Followed::VideoGone
+                {
+                    egress.input_ended().await;
+                }
+                continue;
+            }
+        };
+        let event = match event {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -411,10 +517,13 @@ async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Roo
         if status.state.is_final() {
             break;
         }
-        if let EgressEvent::InputEnded {
-            kind: MediaKind::Video,
-            ..
-        } = event
+        if let (
+            EgressEvent::InputEnded {
+                kind: MediaKind::Video,
+                ..
+            },
+            None,
+        ) = (event, &follower)
         {
             wait_for_teacher(&egress, &room).await;
         }
@@ -426,7 +535,7 @@ async fn supervise(egress: podium_egress::Egress, hold: RoomHold, rooms: Arc<Roo
 
 async fn wait_for_teacher(egress: &podium_egress::Egress, room: &Room) {
     loop {
-        tokio::time::sleep(TEACHER_POLL).await;
+        tokio::time::sleep(follow::POLL).await;
         if egress.status().state.is_final() {
             return;
         }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::app::{TestApp, config, produce, teacher_producing};
+use common::app::{TestApp, config, produce, teacher_producing, wait_for_log};
 use podium_server::auth::Role;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -33,23 +33,6 @@ async fn admin(
 /// (one global subscriber per binary), read by the tests that need it.
 fn logs() -> &'static podium_testkit::logs::LogCapture {
     podium_testkit::logs::capture("podium_server=info,warn", false)
-}
-
-/// Waits (up to 5 s) until the log's lines satisfy `check`.
-async fn wait_for_log(
-    logs: &podium_testkit::logs::LogCapture,
-    what: &str,
-    check: impl Fn(&[&str]) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = logs.text();
-        if check(&text.lines().collect::<Vec<_>>()) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The teacher starts a recording with the defaults; its id.
@@ -163,6 +146,27 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     .await;
     assert_eq!(status, 409);
 
+    // Its layout changes live; an unknown one is refused.
+    let layout = format!("/api/admin/recordings/{id}/layout");
+    let (status, summary) = admin(
+        &app,
+        reqwest::Method::PUT,
+        &layout,
+        Some(json!({ "layout": "sideBySide" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["layout"], "sideBySide");
+    let (status, _) = admin(
+        &app,
+        reqwest::Method::PUT,
+        &layout,
+        Some(json!({ "layout": "tiled" })),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(recording(&app, &id).await.1["layout"], "sideBySide");
+
     // The teacher stops it: finished, everyone told.
     teacher.ok("stopRecording", json!({})).await;
     assert_eq!(student.notified("recording").await["active"], false);
@@ -172,6 +176,15 @@ async fn recordings_are_guarded_announced_listed_served_and_deleted() {
     assert_eq!(summary["endReason"], "stopped");
     assert_eq!(teacher.err("stopRecording", json!({})).await, "conflict");
     assert_eq!(app.metric("podium_recordings").await, 0.0);
+    let (status, _) = admin(
+        &app,
+        reqwest::Method::PUT,
+        &layout,
+        Some(json!({ "layout": "camera" })),
+    )
+    .await;
+    assert_eq!(status, 409, "an ended recording keeps its layout");
+    assert_eq!(summary["layout"], "sideBySide");
 
     // The file: with the admin key, or with a signed link only.
     let file = format!("{}/api/admin/recordings/{id}/file", app.base);

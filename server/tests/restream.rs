@@ -128,6 +128,17 @@ async fn restreams_are_guarded_validated_reported_and_never_log_keys() {
     assert!(!listed.to_string().contains(KEY));
     assert_eq!(app.metric("podium_restreams").await, 1.0);
 
+    // One producer pair has no layout to change.
+    let put = reqwest::Client::new()
+        .put(format!("{}/api/admin/restreams/{id}/layout", app.base))
+        .bearer_auth(app.state.admin_key.expose())
+        .json(&json!({ "layout": "camera" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 409);
+    assert!(listed["restreams"][0]["layout"].is_null());
+
     // The down destination is retried, not dropped.
     let mut reconnecting = false;
     for _ in 0..40 {
@@ -447,5 +458,108 @@ async fn restreams_and_destinations_are_capped() {
         .ok("stopRestream", json!({ "restreamId": id }))
         .await;
     teachers[2].ok("startRestream", one).await;
+    app.stop().await;
+}
+
+/// A restream given a layout composes the teacher's camera and screen and
+/// follows them live: the screen stopped, it goes on with the camera. It
+/// hears the teacher only: a student allowed to speak is in recordings
+/// (everyone is told of those), not in restreams. With no video from the
+/// teacher past the grace period, it ends as `inputEnded`. A layout
+/// re-encodes, so teachers need `egress.teacher_can_reencode`; a layout with
+/// producer ids is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restream_with_a_layout_follows_the_teacher() {
+    let logs = capture_logs();
+    let app = TestApp::with(local_ingest(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "2")])).await;
+    let (mut teacher, _) = app.join("layout", "Ada", Role::Teacher).await;
+    let (mut student, joined) = app.join("layout", "Bob", Role::Student).await;
+    let student_id = joined["peerId"].clone();
+    teacher.notified("peerJoined").await;
+    let producers = teacher_producing(&mut teacher, &["camera", "screen", "mic"]).await;
+    let start =
+        json!({ "layout": "screenWithCamera", "destinations": [closed_port_destination()] });
+
+    assert_eq!(
+        teacher.err("startRestream", start.clone()).await,
+        "forbidden",
+        "teachers re-encode only where the server allows"
+    );
+    let with_producer = json!({
+        "layout": "auto",
+        "videoProducerId": producers[0],
+        "destinations": [closed_port_destination()],
+    });
+    let (code, body) = admin_post(&app, "/api/admin/rooms/layout/restreams", with_producer).await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(app.metric("podium_restreams").await, 0.0);
+
+    let (code, status) = admin_post(&app, "/api/admin/rooms/layout/restreams", start).await;
+    assert_eq!(code, 201, "{status}");
+    assert_eq!(status["layout"], "screenWithCamera");
+    let id = status["id"].as_str().unwrap().to_owned();
+
+    let layout = |body: serde_json::Value| {
+        reqwest::Client::new()
+            .put(format!("{}/api/admin/restreams/{id}/layout", app.base))
+            .bearer_auth(app.state.admin_key.expose())
+            .json(&body)
+            .send()
+    };
+    let changed = layout(json!({ "layout": "sideBySide" })).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    let changed: serde_json::Value = changed.json().await.unwrap();
+    assert_eq!(changed["layout"], "sideBySide", "the layout changes live");
+    let unknown = layout(json!({ "layout": "tiled" })).await.unwrap();
+    assert_eq!(unknown.status(), 400);
+
+    teacher
+        .ok(
+            "allowSpeak",
+            json!({ "peerId": student_id, "allowed": true }),
+        )
+        .await;
+    student.notified("speakPermission").await;
+    let student_mic = teacher_producing(&mut student, &["mic"]).await.remove(0);
+    teacher
+        .ok("closeProducer", json!({ "producerId": producers[1] }))
+        .await;
+    wait_for_log(logs, "the restream follows the camera alone", |lines| {
+        lines.iter().any(|l| {
+            l.contains("restream follows")
+                && l.contains(&id)
+                && l.contains(&producers[0])
+                && l.contains(&producers[2])
+                && !l.contains(&producers[1])
+        })
+    })
+    .await;
+    assert!(
+        !logs
+            .text()
+            .lines()
+            .any(|l| l.contains("restream follows") && l.contains(&student_mic)),
+        "a student's microphone is not restreamed"
+    );
+    let status = app.admin_get(&format!("/api/admin/restreams/{id}")).await;
+    assert!(
+        status["state"] != "stopped" && status["state"] != "failed",
+        "it goes on while the teacher sends video: {status}"
+    );
+
+    // The teacher leaves for longer than the grace period.
+    teacher.close().await;
+    let mut ended = None;
+    for _ in 0..40 {
+        let status = app.admin_get(&format!("/api/admin/restreams/{id}")).await;
+        if status["state"] == "stopped" {
+            ended = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ended = ended.expect("the restream ends without the teacher");
+    assert_eq!(ended["reason"], "inputEnded", "{ended}");
+    assert_eq!(app.metric("podium_restreams").await, 0.0);
     app.stop().await;
 }

@@ -163,7 +163,13 @@ destinations: Array<DestinationSpec>,
 /**
  * `auto` (default) or `reencode` (teachers only with `egress.teacher_can_reencode`).
  */
-videoMode?: VideoMode, } } | { "method": "stopRestream", "data": { 
+videoMode?: VideoMode, 
+/**
+ * The teacher's camera and screen in one picture, following them
+ * live (a re-encode: teachers only with `egress.teacher_can_reencode`;
+ * not with producer ids). Absent: one producer pair.
+ */
+layout?: Layout, } } | { "method": "stopRestream", "data": { 
 /**
  * The restream's `id`, from `startRestream` or `restreamStatus`.
  */
@@ -579,8 +585,8 @@ url: string, });
 export type VideoMode = "auto" | "reencode";
 
 /**
- * How a composed egress (a recording) places the teacher's camera and
- * screen in its one picture.
+ * How a composed egress (a recording, or a restream given a layout) places
+ * the teacher's camera and screen in its one picture.
  */
 export type Layout = "camera" | "screen" | "screenWithCamera" | "sideBySide" | "auto";
 
@@ -794,7 +800,11 @@ destinations: Array<DestinationStatus>,
 /**
  * Its file output (a recording), if it has one.
  */
-file: FileStatus | null, } & ({ "state": "starting" } | { "state": "live" } | { "state": "reconnecting" } | { "state": "waitingForInput", 
+file: FileStatus | null, 
+/**
+ * How its picture is composed; null when it reads one producer pair.
+ */
+layout: Layout | null, } & ({ "state": "starting" } | { "state": "live" } | { "state": "reconnecting" } | { "state": "waitingForInput", 
 /**
  * The whole grace period in milliseconds (not the time left).
  */
@@ -1076,7 +1086,14 @@ destinations: Array<DestinationSpec>,
 /**
  * `auto` (default) or `reencode`.
  */
-videoMode?: VideoMode, };
+videoMode?: VideoMode, 
+/**
+ * The teacher's camera and screen in one picture, placed by this
+ * layout, following them live as they start and stop (always
+ * re-encoded; not with `videoProducerId`/`audioProducerId`). Absent:
+ * one video producer and one microphone, as chosen above.
+ */
+layout?: Layout, };
 
 /**
  * `GET /api/admin/restreams`: running restreams first, then recently ended ones.

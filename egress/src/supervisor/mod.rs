@@ -19,6 +19,7 @@ use rate::RateWindow;
 
 use crate::destination::RtmpTarget;
 use crate::egress::{Command, EgressConfig};
+use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
 use crate::output::{OutputProfile, VideoPath};
 use crate::pipeline::SessionEvent;
@@ -225,11 +226,19 @@ impl Supervisor {
                 self.publish(Instant::now());
                 let _ = reply.send(result);
             }
-            Command::Stop(reply) => {
-                self.finish(EgressState::Stopped {
-                    reason: StopReason::Requested,
-                })
-                .await;
+            Command::SetLayout(layout, reply) => {
+                let result = match self.session.as_mut().and_then(Session::composer) {
+                    Some(composer) => {
+                        composer.set_layout(layout);
+                        Ok(())
+                    }
+                    None => Err(EgressError::NotComposed),
+                };
+                self.publish(Instant::now());
+                let _ = reply.send(result);
+            }
+            Command::Stop(reason, reply) => {
+                self.finish(EgressState::Stopped { reason }).await;
                 let _ = reply.send(());
             }
             Command::ElementFactories(reply) => {

@@ -11,7 +11,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use podium_egress::DestinationSpec;
-use podium_protocol::admin::{DestinationAdded, RestreamList, RoomList};
+use podium_protocol::admin::{DestinationAdded, RestreamList, RoomList, SetLayout};
 use serde::Deserialize;
 use std::future::{Ready, ready};
 use std::net::IpAddr;
@@ -49,6 +49,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .route("/api/admin/restreams", web::get().to(list_restreams))
         .route("/api/admin/restreams/{id}", web::get().to(get_restream))
         .route("/api/admin/restreams/{id}", web::delete().to(stop_restream))
+        .route(
+            "/api/admin/restreams/{id}/layout",
+            web::put().to(set_restream_layout),
+        )
         .route(
             "/api/admin/restreams/{id}/destinations",
             web::post().to(add_destination),
@@ -464,6 +468,19 @@ async fn get_restream(_: Admin, state: State, path: web::Path<String>) -> Result
 async fn stop_restream(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {
     state.restreams.stop(parse_id("restream", &path)?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_restream_layout(
+    _: Admin,
+    state: State,
+    path: web::Path<String>,
+    body: web::Json<SetLayout>,
+) -> Result<HttpResponse> {
+    let status = state
+        .restreams
+        .set_layout(parse_id("restream", &path)?, body.layout)
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
 }
 
 async fn add_destination(

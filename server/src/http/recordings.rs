@@ -10,6 +10,7 @@ use actix_files::NamedFile;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use podium_protocol::RecordingId;
+use podium_protocol::admin::SetLayout;
 use podium_protocol::recording::{AutoRecord, RecordingList, RecordingStarted};
 use serde::Deserialize;
 
@@ -23,6 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/recordings/{id}", web::get().to(get))
         .route("/api/admin/recordings/{id}", web::delete().to(delete))
         .route("/api/admin/recordings/{id}/stop", web::post().to(stop))
+        .route(
+            "/api/admin/recordings/{id}/layout",
+            web::put().to(set_layout),
+        )
         .route("/api/admin/recordings/{id}/link", web::post().to(link))
         .route("/api/admin/recordings/{id}/file", web::get().to(admin_file))
         .route("/api/recordings/{id}/file", web::get().to(linked_file));
@@ -83,6 +88,19 @@ async fn get(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResp
 
 async fn stop(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.recordings.stop(recording_id(&path)?).await?))
+}
+
+async fn set_layout(
+    _: Admin,
+    state: State,
+    path: web::Path<String>,
+    body: web::Json<SetLayout>,
+) -> Result<HttpResponse> {
+    let summary = state
+        .recordings
+        .set_layout(recording_id(&path)?, body.layout)
+        .await?;
+    Ok(HttpResponse::Ok().json(summary))
 }
 
 async fn delete(_: Admin, state: State, path: web::Path<String>) -> Result<HttpResponse> {

@@ -100,14 +100,24 @@ pub struct Room {
     events: mpsc::UnboundedSender<RoomEvent>,
 }
 
-/// What a recording of the room takes: the teacher's camera and screen,
-/// and the microphones of the teacher and of the students allowed to speak.
+/// What a composed egress of the room reads: the teacher's camera and
+/// screen, and microphones ([`Voices`] says whose).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordedSources {
+pub struct ComposedSources {
     pub camera: Option<ProducerId>,
     pub screen: Option<ProducerId>,
     /// The teacher's first, then the speakers' in no set order.
     pub mics: Vec<ProducerId>,
+}
+
+/// Whose microphones a composed egress hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voices {
+    /// The teacher's only (a restream: students are not told of it).
+    Teacher,
+    /// The teacher's and those of the students allowed to speak (a
+    /// recording: everyone in the room is told of it).
+    WithSpeakers,
 }
 
 #[derive(Default)]
@@ -625,24 +635,30 @@ impl Room {
         restream_defaults(&self.state.lock())
     }
 
-    /// The teacher's camera and screen, and the microphones of the teacher
-    /// and of the students allowed to speak, as they are now: what a
-    /// recording reads (everyone in the room is told it is recorded).
-    pub fn recorded_sources(&self) -> RecordedSources {
+    /// The teacher's camera and screen, and the microphones `voices` says,
+    /// as they are now.
+    pub fn composed_sources(&self, voices: Voices) -> ComposedSources {
         let state = self.state.lock();
-        let teacher_mic = teacher_producer(&state, &[Source::Mic]);
-        let speakers = state.producers.values().filter(|p| {
-            p.info.source == Source::Mic
-                && state
-                    .peers
-                    .get(&p.info.peer_id)
-                    .is_some_and(|o| o.info.role == Role::Student && o.info.can_speak)
-        });
-        let mut mics: Vec<ProducerId> = teacher_mic.into_iter().collect();
-        let mut others: Vec<ProducerId> = speakers.map(|p| p.info.id).collect();
-        others.sort_unstable();
-        mics.extend(others);
-        RecordedSources {
+        let mut mics: Vec<ProducerId> = teacher_producer(&state, &[Source::Mic])
+            .into_iter()
+            .collect();
+        if voices == Voices::WithSpeakers {
+            let mut speakers: Vec<ProducerId> = state
+                .producers
+                .values()
+                .filter(|p| {
+                    p.info.source == Source::Mic
+                        && state
+                            .peers
+                            .get(&p.info.peer_id)
+                            .is_some_and(|o| o.info.role == Role::Student && o.info.can_speak)
+                })
+                .map(|p| p.info.id)
+                .collect();
+            speakers.sort_unstable();
+            mics.extend(speakers);
+        }
+        ComposedSources {
             camera: teacher_producer(&state, &[Source::Camera]),
             screen: teacher_producer(&state, &[Source::Screen]),
             mics,

@@ -328,6 +328,7 @@ impl Connection {
                 audio_producer_id,
                 destinations,
                 video_mode,
+                layout,
             } => {
                 self.may_restream(&room)?;
                 let request = StartRestream {
@@ -335,6 +336,7 @@ impl Connection {
                     audio_producer_id: audio_producer_id.map(ToMedia::to_media),
                     destinations,
                     video_mode,
+                    layout,
                 };
                 let requester = Requester::peer(&room, self.peer_id)?;
                 let restream = self.app.restreams.start(&room, request, requester).await?;

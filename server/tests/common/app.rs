@@ -455,3 +455,20 @@ pub async fn viewer_ready(client: &mut Client) {
         .ok("createTransport", json!({ "direction": "recv" }))
         .await;
 }
+
+/// Waits (up to 5 s) until the log's lines satisfy `check`.
+pub async fn wait_for_log(
+    logs: &podium_testkit::logs::LogCapture,
+    what: &str,
+    check: impl Fn(&[&str]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = logs.text();
+        if check(&text.lines().collect::<Vec<_>>()) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
