@@ -8,6 +8,7 @@ use podium_egress::{
     Compose, ComposeInputs, Egress, EgressSpec, EgressState, FileState, Layout, StopReason,
 };
 use podium_testkit::ffprobe;
+use podium_testkit::ingest::Nginx;
 use podium_testkit::media::Media;
 use podium_testkit::sender::{Sender, VideoIn};
 use std::path::Path;
@@ -18,9 +19,19 @@ const HEIGHT: usize = 720;
 
 /// The frame at `seconds` into the file, as RGB.
 fn frame_at(path: &Path, seconds: f64) -> Vec<u8> {
+    first_frame(&[
+        "-ss",
+        &format!("{seconds:.3}"),
+        "-i",
+        path.to_str().unwrap(),
+    ])
+}
+
+/// The first frame ffmpeg decodes from `input` (its arguments), as RGB.
+fn first_frame(input: &[&str]) -> Vec<u8> {
     let output = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &format!("{seconds:.3}"), "-i"])
-        .arg(path)
+        .args(["-v", "error"])
+        .args(input)
         .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .output()
         .expect("ffmpeg (apt install ffmpeg)");
@@ -58,21 +69,36 @@ fn colour(frame: &[u8], x: usize, y: usize) -> Colour {
 
 /// (centre of the frame, centre of the camera's corner).
 fn picture(path: &Path, seconds: f64) -> (Colour, Colour) {
-    let frame = frame_at(path, seconds);
+    corners(&frame_at(path, seconds))
+}
+
+/// (centre of the frame, centre of the camera's corner) of `frame`.
+fn corners(frame: &[u8]) -> (Colour, Colour) {
     let corner = (
         WIDTH - WIDTH / 40 - WIDTH / 8,
         HEIGHT - WIDTH / 40 - HEIGHT / 8,
     );
     (
-        colour(&frame, WIDTH / 2, HEIGHT / 2),
-        colour(&frame, corner.0, corner.1),
+        colour(frame, WIDTH / 2, HEIGHT / 2),
+        colour(frame, corner.0, corner.1),
+    )
+}
+
+/// (centre of the left half, centre of the right half).
+fn halves(path: &Path, seconds: f64) -> (Colour, Colour) {
+    let frame = frame_at(path, seconds);
+    (
+        colour(&frame, WIDTH / 4, HEIGHT / 2),
+        colour(&frame, 3 * WIDTH / 4, HEIGHT / 2),
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "end to end: egress/run-e2e.sh"]
-async fn camera_then_screen_with_camera_then_camera_in_one_file() {
+async fn camera_then_screen_with_camera_then_side_by_side_in_one_file_and_one_stream() {
     let media = Media::start().await;
+    let ingest = Nginx::started(false);
+    let key = support::stream_key();
     let camera = Sender::start_pattern(
         &media.router,
         VideoIn::Vp8 {
@@ -100,7 +126,7 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
         screen: None,
         audio: vec![camera.audio_id()],
     };
-    let spec = EgressSpec::record_composed(
+    let mut spec = EgressSpec::record_composed(
         "room-compose",
         Compose {
             layout: Layout::Auto,
@@ -108,12 +134,17 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
         },
         &path,
     );
+    spec.destinations
+        .push(support::destination(&ingest.rtmp_url(), &key));
     let egress = Egress::start(&media.router, spec, support::config())
         .await
         .unwrap();
-    support::wait_for(&egress, Duration::from_secs(10), "recording", |s| {
-        s.state == EgressState::Live
-    })
+    support::wait_for(
+        &egress,
+        Duration::from_secs(10),
+        "recording and live",
+        |s| s.state == EgressState::Live && support::destination_live(s, 0),
+    )
     .await;
     let started = Instant::now();
 
@@ -126,10 +157,35 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // What a viewer of the stream sees now (from its next keyframe).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = format!("{}/{key}", ingest.rtmp_url());
+    let live =
+        tokio::task::spawn_blocking(move || first_frame(&["-rw_timeout", "5000000", "-i", &url]));
+    let live = tokio::time::timeout(Duration::from_secs(8), live)
+        .await
+        .expect("a frame from the ingest")
+        .unwrap();
+    let streamed = corners(&live);
+    assert_eq!(
+        streamed,
+        (Colour::Blue, Colour::Red),
+        "the stream shows the screen with the camera in the corner"
+    );
+    let elapsed = started.elapsed().as_secs_f64() - shared_at;
+    tokio::time::sleep(Duration::from_secs_f64((4.0 - elapsed).max(1.5))).await;
+    let sided_at = started.elapsed().as_secs_f64();
+    egress.set_layout(Layout::SideBySide).await.unwrap();
+    assert_eq!(egress.status().layout, Some(Layout::SideBySide));
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let unshared_at = started.elapsed().as_secs_f64();
     egress.set_inputs(camera_only).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let destination = &egress.status().destinations[0];
+    assert_eq!(
+        destination.stats.reconnects, 0,
+        "one RTMP connection for every switch: {destination:?}"
+    );
     egress.stop().await;
     let status = egress.status();
     assert_eq!(
@@ -144,7 +200,7 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
     assert_eq!(probe.video_codec, "h264");
     assert_eq!(probe.audio_codec, "aac");
     assert_eq!((probe.width, probe.height), (1280, 720));
-    assert!(probe.duration() >= 9.0, "{}", probe.report());
+    assert!(probe.duration() >= 11.0, "{}", probe.report());
     // One timeline: no frame more than 100 ms after the one before.
     let gap = probe
         .video
@@ -153,7 +209,9 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
         .fold(0.0, f64::max);
     assert!(gap <= 0.1, "a {gap:.3} s gap in the video timeline");
     let first = probe.video.first().unwrap().0;
-    println!("largest gap {gap:.3} s; switched at {shared_at:.2} s and {unshared_at:.2} s");
+    println!(
+        "largest gap {gap:.3} s; switched at {shared_at:.2} s, {sided_at:.2} s and {unshared_at:.2} s"
+    );
 
     // What each stretch shows (a second into it, to be past the switch).
     let camera_alone = picture(&path, first + 1.5);
@@ -168,7 +226,15 @@ async fn camera_then_screen_with_camera_then_camera_in_one_file() {
         (Colour::Blue, Colour::Red),
         "screen full frame, camera in the corner"
     );
-    println!("camera alone {camera_alone:?}, both {both:?}");
+    let side_by_side = halves(&path, first + sided_at + 1.5);
+    assert_eq!(
+        side_by_side,
+        (Colour::Blue, Colour::Red),
+        "screen on the left, camera on the right"
+    );
+    println!(
+        "camera alone {camera_alone:?}, both {both:?} (streamed {streamed:?}), side by side {side_by_side:?}"
+    );
     let camera_again = picture(&path, first + unshared_at + 1.5);
     assert_eq!(
         camera_again.0,
