@@ -14,8 +14,8 @@
 
 use crate::elements::{add_chain, caps_filter, make};
 use crate::error::EgressError;
-use crate::output::OutputProfile;
 use crate::pipeline::{Counters, SessionEvent, forward_keyframe_requests};
+use crate::profile::OutputProfile;
 use crate::source::{self, ConsumedTrack, InputEvent, RtpCodec};
 use gstreamer as gst;
 use gstreamer::prelude::*;

@@ -7,7 +7,7 @@ use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::error::EgressError;
 use crate::ids::{DestinationId, EgressId};
 use crate::network::{NetworkPolicy, Vetting};
-use crate::output::{OutputProfile, Preset, VideoMode};
+use crate::profile::{OutputProfile, Preset, VideoMode};
 use crate::retry::RetryPolicy;
 use crate::rtmp::TlsValidation;
 use crate::secret::Scrubber;

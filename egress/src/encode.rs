@@ -3,7 +3,7 @@
 
 use crate::elements::{add_chain, caps_filter, make, set};
 use crate::error::EgressError;
-use crate::output::{H264Profile, OutputProfile, VideoPath};
+use crate::profile::{H264Profile, OutputProfile, VideoPath};
 use crate::source::{RtpCodec, depayloader};
 use gstreamer as gst;
 use gstreamer::prelude::*;

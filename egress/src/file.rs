@@ -7,11 +7,14 @@
 //! cannot read back after a kill: not used.)
 //!
 //! ghost pads (gates, flow errors swallowed) -> leaky queues -> mp4mux -> filesink,
-//! in one bin hung off the video and audio tees: a full disk fails this
-//! output alone, never the restream beside it.
+//! in one bin, an [`Output`] on the elementary video and audio streams: a
+//! full disk fails this output alone, never the restream beside it.
 
 use crate::elements::{add_chain, make, set};
 use crate::error::EgressError;
+use crate::output::{
+    EncodedStreams, Output, OutputName, OutputStats, link_from_tee, unlink_from_tee,
+};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use parking_lot::Mutex;
@@ -22,10 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Name of the bin; bus messages from inside it are the file output's.
-const BIN: &str = "file-output";
 /// Fragment length: at most this much (plus the sink's buffer) is lost to a crash.
 const FRAGMENT: Duration = Duration::from_secs(1);
+/// How long a file detached while the pipeline plays may take to write its
+/// last fragment and index.
+const FINISH_WAIT: Duration = Duration::from_secs(5);
 /// A disk this slow loses data rather than stall the restream beside it.
 const QUEUE_TIME: Duration = Duration::from_secs(10);
 const NONE: u64 = u64::MAX;
@@ -85,7 +89,7 @@ impl FileSink {
                 path: path.to_path_buf(),
                 error: error.to_string(),
             })?;
-        let bin = gst::Bin::with_name(BIN);
+        let bin = gst::Bin::with_name(&OutputName::File.bin_name());
         let mux = make("mp4mux", "file-mux")?;
         mux.set_property("fragment-duration", FRAGMENT.as_millis() as u32);
         set(&mux, "fragment-mode", "dash-or-mss");
@@ -134,38 +138,84 @@ impl FileSink {
             progress,
         })
     }
+}
 
-    /// Adds the bin to the pipeline (before it plays) and links it to the tees.
-    pub(crate) fn attach(
-        &self,
-        pipeline: &gst::Pipeline,
-        video_tee: &gst::Element,
-        audio_tee: &gst::Element,
-    ) -> Result<(), EgressError> {
-        pipeline.add(&self.bin)?;
-        for (tee, kind) in [(video_tee, "video"), (audio_tee, "audio")] {
-            let tee_pad = tee
-                .request_pad_simple("src_%u")
-                .ok_or_else(|| EgressError::Pipeline("tee gave no pad".to_owned()))?;
-            let sink_pad = self
-                .bin
-                .static_pad(kind)
-                .ok_or_else(|| EgressError::Pipeline(format!("file bin has no {kind} pad")))?;
-            tee_pad.link(&sink_pad)?;
+impl Output for FileSink {
+    /// Before the pipeline plays, or while it does: the file starts on the
+    /// next keyframe either way.
+    fn attach(&self, streams: &EncodedStreams) -> Result<(), EgressError> {
+        streams.pipeline.add(&self.bin)?;
+        let linked = self
+            .bin
+            .sync_state_with_parent()
+            .map_err(EgressError::from)
+            .and_then(|()| {
+                for (tee, kind) in [(&streams.video, "video"), (&streams.audio, "audio")] {
+                    let sink_pad = self.bin.static_pad(kind).ok_or_else(|| {
+                        EgressError::Pipeline(format!("file bin has no {kind} pad"))
+                    })?;
+                    link_from_tee(tee, &sink_pad)?;
+                }
+                Ok(())
+            });
+        if linked.is_err() {
+            self.unlink(streams);
+            let _ = self.bin.set_state(gst::State::Null);
+            let _ = streams.pipeline.remove(&self.bin);
         }
-        Ok(())
+        linked
     }
 
-    /// Whether `object` is part of the file output.
-    pub(crate) fn contains(object: &gst::Object) -> bool {
-        let mut current = Some(object.clone());
-        while let Some(obj) = current {
-            if obj.name() == BIN {
-                return true;
+    /// `graceful` ends both tracks, so mp4mux writes its last fragment and
+    /// the index, and waits (a bounded time) for that to reach the disk.
+    fn detach_blocking(self, streams: &EncodedStreams, graceful: bool) {
+        self.unlink(streams);
+        if graceful {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let written = self
+                .bin
+                .by_name("file-sink")
+                .and_then(|sink| sink.static_pad("sink"));
+            if let Some(pad) = &written {
+                pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                    if let Some(gst::PadProbeData::Event(event)) = &info.data
+                        && event.type_() == gst::EventType::Eos
+                    {
+                        let _ = done_tx.send(());
+                        return gst::PadProbeReturn::Remove;
+                    }
+                    gst::PadProbeReturn::Ok
+                });
             }
-            current = obj.parent();
+            for kind in ["video", "audio"] {
+                if let Some(pad) = self.bin.static_pad(kind) {
+                    let _ = pad.send_event(gst::event::Eos::new());
+                }
+            }
+            if written.is_some() && done_rx.recv_timeout(FINISH_WAIT).is_err() {
+                tracing::warn!(path = %self.path.display(), "the file was not finished in time");
+            }
         }
-        false
+        let _ = self.bin.set_state(gst::State::Null);
+        let _ = streams.pipeline.remove(&self.bin);
+    }
+
+    fn stats(&self) -> OutputStats {
+        OutputStats {
+            bytes_out: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            bytes_acked: None,
+        }
+    }
+}
+
+impl FileSink {
+    /// Unlinks both pads from the tees.
+    fn unlink(&self, streams: &EncodedStreams) {
+        for (tee, kind) in [(&streams.video, "video"), (&streams.audio, "audio")] {
+            if let Some(tee_pad) = self.bin.static_pad(kind).and_then(|p| p.peer()) {
+                unlink_from_tee(tee, &tee_pad);
+            }
+        }
     }
 }
 
@@ -259,4 +309,65 @@ fn running_time(pad: &gst::Pad, pts: gst::ClockTime) -> Option<u64> {
     let event = pad.sticky_event::<gst::event::Segment>(0)?;
     let segment = event.segment().downcast_ref::<gst::ClockTime>()?;
     segment.to_running_time(pts).map(gst::ClockTime::nseconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Output;
+
+    /// Encoded streams from test sources, playing.
+    fn playing_streams() -> EncodedStreams {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! x264enc tune=zerolatency key-int-max=15 ! h264parse ! tee name=video allow-not-linked=true \
+             audiotestsrc is-live=true ! audioconvert ! audioresample ! avenc_aac ! aacparse \
+             ! tee name=audio allow-not-linked=true \
+             tee name=flv allow-not-linked=true",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let streams = EncodedStreams {
+            video: pipeline.by_name("video").unwrap(),
+            audio: pipeline.by_name("audio").unwrap(),
+            flv: pipeline.by_name("flv").unwrap(),
+            pipeline,
+        };
+        streams.pipeline.set_state(gst::State::Playing).unwrap();
+        streams
+    }
+
+    /// A file attached to a playing pipeline and detached gracefully is
+    /// finished: fragments, then the index (`mfra`) a clean end adds; the
+    /// pipeline goes on without it.
+    #[test]
+    fn a_file_attached_and_detached_while_playing_is_finished() {
+        let streams = playing_streams();
+        let dir = std::env::temp_dir().join(format!("podium-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("detached.mp4");
+        let _ = std::fs::remove_file(&path);
+        std::thread::sleep(Duration::from_millis(500));
+        let file = FileSink::build(&path).unwrap();
+        file.attach(&streams).unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(file.progress.duration() >= Duration::from_secs(2));
+        assert!(file.stats().bytes_out > 0);
+        file.detach_blocking(&streams, true);
+        assert!(
+            streams
+                .pipeline
+                .by_name(&OutputName::File.bin_name())
+                .is_none()
+        );
+        assert_eq!(streams.pipeline.current_state(), gst::State::Playing);
+        let bytes = std::fs::read(&path).unwrap();
+        let has = |tag: &[u8]| bytes.windows(4).any(|w| w == tag);
+        assert!(has(b"moov") && has(b"moof"), "a fragmented MP4");
+        assert!(has(b"mfra"), "finished with its index");
+        streams.pipeline.set_state(gst::State::Null).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

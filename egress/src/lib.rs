@@ -1,10 +1,13 @@
-//! # Podium egress: restream a producer pair to RTMP/RTMPS ingests
+//! # Podium egress: a room's media out of the SFU, encoded once for every output
 //!
-//! Given a mediasoup [`Router`](mediasoup::prelude::Router) and the ids of a
-//! video producer (VP8 or H.264) and an audio producer (Opus), an egress
-//! pushes FLV (H.264 + AAC-LC 48 kHz stereo) to one or more RTMP(S)
-//! destinations: Amazon IVS, Twitch, YouTube or any RTMP server. It knows
-//! nothing of rooms, peers or signaling.
+//! Given a mediasoup [`Router`](mediasoup::prelude::Router) and producer
+//! ids, an egress reads either one video producer (VP8 or H.264) and one
+//! Opus producer, or a camera and a screen composed into one picture with
+//! microphones mixed ([`EgressInput::Composed`], changed live), encodes video
+//! once and audio once (H.264 + AAC-LC 48 kHz stereo), and feeds every
+//! output from that: RTMP(S) destinations (Amazon IVS, Twitch, YouTube or
+//! any RTMP server) and an MP4 file. It knows nothing of rooms, peers or
+//! signaling.
 //!
 //! ## The model, in order
 //!
@@ -15,7 +18,11 @@
 //!    resume only once the pipeline plays, then a keyframe is requested:
 //!    without one the pipeline emits nothing and says nothing. A simulcast
 //!    consumer is pinned to one layer (the top one unless
-//!    [`EgressSpec::simulcast_layer`] says otherwise).
+//!    [`EgressSpec::simulcast_layer`] says otherwise). Composed (`compose`):
+//!    each input is its own bin (udpsrc -> rtpbin -> depayload -> decode)
+//!    into a `compositor` over a live black background and an `audiomixer`
+//!    over live silence, added and removed while the pipeline plays;
+//!    where each picture goes is [`Layout`]'s pure placement table.
 //! 2. **Video** (`encode`). H.264 whose profile the output accepts passes
 //!    through: depayload, parse, mux, no decoder, no encoder; the producer
 //!    is asked for a keyframe every `keyframe_interval` (2 s), which is what
@@ -24,11 +31,15 @@
 //!    encoded by x264 in true CBR (HRD + filler) with a fixed 2 s GOP.
 //! 3. **Audio.** Opus is decoded and mixed with silence (the audio track
 //!    never stops, even with no microphone), then encoded to AAC-LC.
-//! 4. **Out** (`rtmp`, joined in `pipeline`). flvmux -> tee -> one sink bin
-//!    per destination: leaky queue -> rtmp2sink, behind a pad that swallows
-//!    the sink's flow errors and holds back video until a keyframe. A
-//!    destination that fails, hangs or is slow never stalls the others.
-//!    Destinations can be added and removed while live.
+//! 4. **Outputs** (`output`: one trait for every kind: attach to
+//!    the encoded streams, detach, stats, and each kind sorts its own
+//!    errors). Video and audio are encoded once and split by tees; an RTMP
+//!    destination (`rtmp`) takes the FLV stream muxed once for all of them
+//!    (a leaky queue -> rtmp2sink, behind a pad that swallows the sink's flow
+//!    errors and holds back video until a keyframe); a recording's file
+//!    (`file`) takes the elementary streams into a fragmented MP4. An output
+//!    that fails, hangs or is slow never stalls the others, and outputs are
+//!    added and removed while live.
 //! 5. **Supervision** (`supervisor`). One task per egress sorts every bus
 //!    error (one error path), reconnects failed destinations with
 //!    exponential backoff (a pure, table-tested policy: [`retry::decide`]),
@@ -115,6 +126,7 @@ mod network;
 mod output;
 mod pin;
 mod pipeline;
+mod profile;
 pub mod retry;
 mod rtmp;
 mod secret;
@@ -135,7 +147,7 @@ pub use ids::{DestinationId, EgressId};
 pub use malloc::limit_malloc_arenas;
 pub use manager::{EgressManager, KEEP_ENDED};
 pub use network::{Lookup, NetworkPolicy, Refusal, forbidden_range};
-pub use output::{
+pub use profile::{
     H264Profile, InputVideoCodec, OutputProfile, Preset, VideoMode, VideoPath, choose_video_path,
 };
 pub use retry::{ErrorClass, GiveUpReason, RetryDecision, RetryPolicy, RetryState};

@@ -1,180 +1,166 @@
-//! What an egress sends: the per-service output profile (resolution, frame
-//! rate, bitrates, H.264 profile, GOP), and the choice between H.264
-//! passthrough and a re-encode.
+//! Outputs: where an egress's encoded streams go. The pipeline encodes video
+//! once and audio once ([`EncodedStreams`]); each output kind is a bin that
+//! takes a branch of them through the one [`Output`] trait:
+//!
+//! - an RTMP(S) destination (`crate::rtmp`) takes the FLV stream, muxed once
+//!   for every destination;
+//! - the MP4 file of a recording (`crate::file`) takes the elementary H.264
+//!   and AAC streams.
+//!
+//! Outputs attach and detach while the pipeline plays; one that fails, hangs
+//! or is slow never stalls the others (each sits behind a leaky queue and a
+//! pad that swallows its flow errors). Which output an error belongs to is
+//! read from its bin's name ([`OutputName`]), so the bus handler needs no
+//! registry; each kind sorts its own errors ([`OutputName::error_event`]).
 
-use serde::{Deserialize, Serialize};
+use crate::error::EgressError;
+use crate::pipeline::SessionEvent;
+use crate::rtmp::{self, SinkName};
+use gstreamer as gst;
+use gstreamer::prelude::*;
 use std::time::Duration;
 
-/// The service whose ingest rules the output follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// Amazon IVS: baseline profile (real-time stages take no B-frames).
-    Ivs,
-    /// Twitch: main profile, 3000 kbit/s video, 160 kbit/s audio.
-    Twitch,
-    /// YouTube: main profile, 4000 kbit/s video, 128 kbit/s audio.
-    #[serde(rename = "youtube")]
-    YouTube,
-    /// Any other RTMP server.
-    #[default]
-    Custom,
+/// The encoded streams, as tees an output takes a branch of.
+#[derive(Clone)]
+pub(crate) struct EncodedStreams {
+    pub pipeline: gst::Pipeline,
+    /// H.264, encoded (or passed through) once.
+    pub video: gst::Element,
+    /// AAC, encoded once.
+    pub audio: gst::Element,
+    /// FLV muxed once from both, for every RTMP output.
+    pub flv: gst::Element,
 }
 
-impl Preset {
-    /// 720p30 everywhere, within the 2.5-4.5 Mbps band the services advise
-    /// for it; 2 s keyframes; AAC-LC 48 kHz stereo.
-    pub fn output(self) -> OutputProfile {
-        let (video_kbps, h264_profile, audio_kbps) = match self {
-            Preset::Ivs => (3500, H264Profile::Baseline, 160),
-            Preset::Twitch => (3000, H264Profile::Main, 160),
-            Preset::YouTube => (4000, H264Profile::Main, 128),
-            Preset::Custom => (2500, H264Profile::Main, 128),
-        };
-        OutputProfile {
-            width: 1280,
-            height: 720,
-            fps: 30,
-            video_kbps,
-            h264_profile,
-            keyframe_interval: Duration::from_secs(2),
-            audio_kbps,
+/// One output of an egress: a bin in its pipeline, named by its
+/// [`OutputName`] (which its errors carry back).
+pub(crate) trait Output: Send + 'static {
+    /// Adds its bin to the pipeline, starts it and links it to the streams
+    /// it takes. On error nothing is left in the pipeline.
+    fn attach(&self, streams: &EncodedStreams) -> Result<(), EgressError>;
+
+    /// Unlinks it from the streams (between two buffers), then, if
+    /// `graceful`, lets it finish (EOS: an ingest hears the stream end, a
+    /// file gets its index), and removes it. Blocking: call it off the async
+    /// executor ([`crate::pipeline::MediaPipeline::detach`] does).
+    fn detach_blocking(self, streams: &EncodedStreams, graceful: bool);
+
+    /// What it has sent so far.
+    fn stats(&self) -> OutputStats;
+}
+
+/// What an output has sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OutputStats {
+    /// Bytes written to the network or the disk.
+    pub bytes_out: u64,
+    /// Bytes the receiver confirmed (RTMP acknowledgements), where it does.
+    pub bytes_acked: Option<u64>,
+}
+
+/// Which output a bin is, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputName {
+    /// An RTMP destination's connection attempt.
+    Destination(SinkName),
+    /// The recording's file.
+    File,
+}
+
+/// The file output's bin name (one file per egress).
+const FILE_BIN: &str = "file-output";
+
+impl OutputName {
+    pub(crate) fn bin_name(&self) -> String {
+        match self {
+            Self::Destination(sink) => sink.bin_name(),
+            Self::File => FILE_BIN.to_owned(),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        if name == FILE_BIN {
+            return Some(Self::File);
+        }
+        SinkName::parse(name).map(Self::Destination)
+    }
+
+    /// The output `object` belongs to, if any.
+    pub(crate) fn of(object: &gst::Object) -> Option<Self> {
+        let mut current = Some(object.clone());
+        while let Some(obj) = current {
+            if let Some(name) = Self::parse(&obj.name()) {
+                return Some(name);
+            }
+            current = obj.parent();
+        }
+        None
+    }
+
+    /// What an error of this output means to the supervisor: a destination
+    /// sorts it for its retry policy (`rtmp::classify`); the file has no
+    /// second chance (a full disk stays full), so any error ends it alone.
+    pub(crate) fn error_event(&self, error: &gst::glib::Error, text: String) -> SessionEvent {
+        match self {
+            Self::Destination(sink) => SessionEvent::DestinationError {
+                sink: *sink,
+                class: rtmp::classify(error, &text),
+                message: text,
+            },
+            Self::File => SessionEvent::FileError(text),
         }
     }
 }
 
-/// The H.264 profile of the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum H264Profile {
-    /// Constrained baseline when re-encoding (no B-frames, no CABAC).
-    Baseline,
-    /// Main profile (no B-frames in a re-encode); passthrough takes main or baseline input.
-    Main,
+/// Unlinks `tee_pad` from its peer between two buffers (an idle probe; a
+/// pad that stays busy for a second is unlinked anyway) and gives it back
+/// to the tee.
+pub(crate) fn unlink_from_tee(tee: &gst::Element, tee_pad: &gst::Pad) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
+        if let Some(peer) = pad.peer() {
+            let _ = pad.unlink(&peer);
+        }
+        let _ = done_tx.send(());
+        gst::PadProbeReturn::Remove
+    });
+    if done_rx.recv_timeout(Duration::from_secs(1)).is_err()
+        && let Some(peer) = tee_pad.peer()
+    {
+        let _ = tee_pad.unlink(&peer);
+    }
+    tee.release_request_pad(tee_pad);
 }
 
-/// The output of an egress (shared by all its destinations: one encode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputProfile {
-    /// Frame size of a re-encode. Passthrough keeps the producer's size.
-    pub width: u32,
-    /// Frame height of a re-encode, pixels.
-    pub height: u32,
-    /// Frame rate of a re-encode, frames per second; with `keyframe_interval`, the GOP length.
-    pub fps: u32,
-    /// Constant video bitrate of a re-encode, kbit/s.
-    pub video_kbps: u32,
-    /// The re-encode's profile, and the highest profile passthrough accepts.
-    pub h264_profile: H264Profile,
-    /// Exact in a re-encode (x264 GOP, scenecut off); in passthrough the
-    /// period of the keyframe requests sent to the producer.
-    #[serde(with = "millis")]
-    pub keyframe_interval: Duration,
-    /// AAC-LC bitrate, kbit/s.
-    pub audio_kbps: u32,
-}
-
-pub use podium_protocol::{InputVideoCodec, VideoMode, VideoPath};
-
-/// Passthrough needs H.264 whose profile the output accepts: constrained
-/// baseline fits everything; main fits a main output; anything else, or an
-/// unknown profile, is re-encoded.
-pub fn choose_video_path(
-    input: &InputVideoCodec,
-    output: &OutputProfile,
-    mode: VideoMode,
-) -> VideoPath {
-    if mode == VideoMode::Reencode {
-        return VideoPath::Reencode;
+/// Links a new pad of `tee` to `sink_pad`; the tee's pad is given back if
+/// the link fails.
+pub(crate) fn link_from_tee(tee: &gst::Element, sink_pad: &gst::Pad) -> Result<(), EgressError> {
+    let tee_pad = tee
+        .request_pad_simple("src_%u")
+        .ok_or_else(|| EgressError::Pipeline(format!("{} gave no pad", tee.name())))?;
+    if let Err(error) = tee_pad.link(sink_pad) {
+        tee.release_request_pad(&tee_pad);
+        return Err(error.into());
     }
-    let InputVideoCodec::H264 { profile_level_id } = input else {
-        return VideoPath::Reencode;
-    };
-    let Some(profile_idc) = profile_level_id
-        .as_deref()
-        .filter(|p| p.len() == 6)
-        .and_then(|p| u8::from_str_radix(&p[..2], 16).ok())
-    else {
-        return VideoPath::Reencode;
-    };
-    let fits = matches!(
-        (profile_idc, output.h264_profile),
-        (0x42, _) | (0x4d, H264Profile::Main)
-    );
-    if fits {
-        VideoPath::Passthrough
-    } else {
-        VideoPath::Reencode
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn h264(p: &str) -> InputVideoCodec {
-        InputVideoCodec::H264 {
-            profile_level_id: Some(p.to_owned()),
-        }
-    }
+    use crate::ids::DestinationId;
 
     #[test]
-    fn video_path_table() {
-        use VideoPath::*;
-        let baseline = Preset::Ivs.output();
-        let main = Preset::YouTube.output();
-        let cases = [
-            (InputVideoCodec::Vp8, &main, VideoMode::Auto, Reencode),
-            (h264("42e01f"), &main, VideoMode::Auto, Passthrough),
-            (h264("42e01f"), &baseline, VideoMode::Auto, Passthrough),
-            (h264("42001f"), &baseline, VideoMode::Auto, Passthrough),
-            (h264("4d001f"), &main, VideoMode::Auto, Passthrough),
-            (h264("4d001f"), &baseline, VideoMode::Auto, Reencode),
-            (h264("640032"), &main, VideoMode::Auto, Reencode),
-            (h264("42e01f"), &main, VideoMode::Reencode, Reencode),
-            (h264("zz"), &main, VideoMode::Auto, Reencode),
-            (
-                InputVideoCodec::H264 {
-                    profile_level_id: None,
-                },
-                &main,
-                VideoMode::Auto,
-                Reencode,
-            ),
-        ];
-        for (input, output, mode, expected) in cases {
-            assert_eq!(
-                choose_video_path(&input, output, mode),
-                expected,
-                "{input:?} {:?} {mode:?}",
-                output.h264_profile
-            );
+    fn names_round_trip() {
+        let sink = SinkName {
+            destination: DestinationId::new(),
+            generation: 17,
+        };
+        for name in [OutputName::Destination(sink), OutputName::File] {
+            assert_eq!(OutputName::parse(&name.bin_name()), Some(name));
         }
-    }
-
-    #[test]
-    fn presets_are_720p30_in_the_advised_band() {
-        for preset in [Preset::Ivs, Preset::Twitch, Preset::YouTube, Preset::Custom] {
-            let out = preset.output();
-            assert_eq!((out.width, out.height, out.fps), (1280, 720, 30));
-            assert!((2500..=4500).contains(&out.video_kbps), "{preset:?}");
-            assert!((128..=160).contains(&out.audio_kbps));
-            assert_eq!(out.keyframe_interval, Duration::from_secs(2));
-        }
-        assert_eq!(Preset::Ivs.output().h264_profile, H264Profile::Baseline);
+        assert_eq!(OutputName::parse("dest-nope-1"), None);
+        assert_eq!(OutputName::parse("video-encoder"), None);
+        assert_eq!(OutputName::parse("file-mux"), None);
     }
 }

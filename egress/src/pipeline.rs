@@ -1,16 +1,18 @@
-//! Joins the parts: RTP sources -> encode -> video and audio tees -> the
-//! outputs (flvmux -> tee -> RTMP sinks; the file output),
-//! and the single error path: every bus message is sorted here into a
-//! [`SessionEvent`] (a destination's trouble, or something fatal).
+//! Joins the parts: RTP sources (or the composer) -> encode -> the encoded
+//! streams (video and audio tees, and the FLV muxed once from them) -> the
+//! outputs ([`crate::output`]), and the single error path: every bus message
+//! is sorted here into a [`SessionEvent`] (an output's trouble, sorted by
+//! its kind, or something fatal).
 
 use crate::compose::{Composer, Layout};
 use crate::elements::{make, set};
 use crate::encode;
 use crate::error::EgressError;
 use crate::file::FileSink;
-use crate::output::{OutputProfile, VideoPath};
+use crate::output::{EncodedStreams, Output, OutputName};
+use crate::profile::{OutputProfile, VideoPath};
 use crate::retry::ErrorClass;
-use crate::rtmp::{RtmpSink, SinkName};
+use crate::rtmp::SinkName;
 use crate::secret::Scrubber;
 use crate::source::{self, InputEvent, RtpStream};
 use gstreamer as gst;
@@ -74,7 +76,7 @@ pub(crate) struct PipelinePlan<'a> {
 
 pub(crate) struct MediaPipeline {
     pipeline: gst::Pipeline,
-    tee: gst::Element,
+    streams: EncodedStreams,
     /// The producers' sockets (none when composed: each input has its own).
     video_src: Option<gst::Element>,
     audio_src: Option<gst::Element>,
@@ -162,29 +164,35 @@ impl MediaPipeline {
             "latency",
             &(100 * gst::ClockTime::MSECOND.nseconds()).to_string(),
         );
-        let tee = make("tee", "tee")?;
+        let flv_tee = make("tee", "tee")?;
         // Also when every destination is down: the muxer keeps running.
-        tee.set_property("allow-not-linked", true);
-        pipeline.add_many([&mux, &tee])?;
-        mux.link(&tee)?;
+        flv_tee.set_property("allow-not-linked", true);
+        pipeline.add_many([&mux, &flv_tee])?;
+        mux.link(&flv_tee)?;
         link_tee_to_request(&video_tee, &mux, "video")?;
         link_tee_to_request(&audio_tee, &mux, "audio")?;
+        let streams = EncodedStreams {
+            pipeline: pipeline.clone(),
+            video: video_tee,
+            audio: audio_tee,
+            flv: flv_tee,
+        };
         let file = match plan.file {
             Some(path) => {
                 let file = FileSink::build(path)?;
-                file.attach(&pipeline, &video_tee, &audio_tee)?;
+                file.attach(&streams)?;
                 Some(file)
             }
             None => None,
         };
 
-        count_bytes(&tee, &counters);
+        count_bytes(&streams.flv, &counters);
         count_frames(&video_last, &counters);
         watch_bus(&pipeline, events, scrubber);
         Ok((
             Self {
                 pipeline,
-                tee,
+                streams,
                 video_src,
                 audio_src,
                 counters,
@@ -216,15 +224,19 @@ impl MediaPipeline {
         Ok(())
     }
 
-    pub(crate) fn attach(&self, sink: &RtmpSink) -> Result<(), EgressError> {
-        sink.attach(&self.pipeline, &self.tee)
+    /// Adds an output while the pipeline plays.
+    pub(crate) fn attach(&self, output: &impl Output) -> Result<(), EgressError> {
+        output.attach(&self.streams)
     }
 
-    /// Detaches a sink bin on a blocking thread.
-    pub(crate) fn detach(&self, sink: RtmpSink, graceful: bool) -> tokio::task::JoinHandle<()> {
-        let pipeline = self.pipeline.clone();
-        let tee = self.tee.clone();
-        tokio::task::spawn_blocking(move || sink.detach_blocking(&pipeline, &tee, graceful))
+    /// Detaches an output on a blocking thread.
+    pub(crate) fn detach(
+        &self,
+        output: impl Output,
+        graceful: bool,
+    ) -> tokio::task::JoinHandle<()> {
+        let streams = self.streams.clone();
+        tokio::task::spawn_blocking(move || output.detach_blocking(&streams, graceful))
     }
 
     /// Sends EOS from the sources: the muxer finishes, rtmp2sinks send
@@ -381,15 +393,8 @@ fn watch_bus(pipeline: &gst::Pipeline, events: UnboundedSender<SessionEvent>, sc
                     Some(detail) => format!("{} ({detail})", error.error()),
                     None => error.error().to_string(),
                 });
-                match message.src().and_then(SinkName::of) {
-                    Some(sink) => Some(SessionEvent::DestinationError {
-                        sink,
-                        class: classify(&error.error(), &text),
-                        message: text,
-                    }),
-                    None if message.src().is_some_and(FileSink::contains) => {
-                        Some(SessionEvent::FileError(text))
-                    }
+                match message.src().and_then(OutputName::of) {
+                    Some(output) => Some(output.error_event(&error.error(), text)),
                     None => Some(SessionEvent::Fatal(format!("{from}: {text}"))),
                 }
             }
@@ -440,16 +445,6 @@ fn debug_detail(debug: &str) -> Option<&str> {
     };
     let detail = detail.trim();
     (!detail.is_empty()).then_some(detail)
-}
-
-/// A refusal by the server (bad app or key) or a certificate it cannot
-/// prove is not fixed by retrying; network trouble is.
-fn classify(error: &gst::glib::Error, text: &str) -> ErrorClass {
-    if error.matches(gst::ResourceError::NotAuthorized) || text.contains("g-tls-error-quark") {
-        ErrorClass::Rejected
-    } else {
-        ErrorClass::Transient
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
-//! One RTMP(S) destination as a sink bin hung off the tee:
-//! ghost pad (keyframe gate, flow errors swallowed) -> leaky queue -> rtmp2sink.
-//! A destination that fails, hangs or is slow never stalls the others.
+//! One RTMP(S) destination's connection attempt as an [`Output`]: a sink bin
+//! on the FLV stream: ghost pad (keyframe gate, flow errors swallowed) ->
+//! leaky queue -> rtmp2sink. A destination that fails, hangs or is slow
+//! never stalls the others.
 
 use crate::destination::RtmpTarget;
 use crate::elements::{make, set};
 use crate::error::EgressError;
 use crate::ids::DestinationId;
+use crate::output::{EncodedStreams, Output, OutputStats, link_from_tee, unlink_from_tee};
+use crate::retry::ErrorClass;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::sync::Arc;
@@ -35,11 +38,11 @@ pub(crate) struct SinkName {
 const PREFIX: &str = "dest-";
 
 impl SinkName {
-    fn bin_name(&self) -> String {
+    pub(crate) fn bin_name(&self) -> String {
         format!("{PREFIX}{}-{}", self.destination, self.generation)
     }
 
-    fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         let rest = name.strip_prefix(PREFIX)?;
         let (id, generation) = rest.rsplit_once('-')?;
         Some(Self {
@@ -47,24 +50,16 @@ impl SinkName {
             generation: generation.parse().ok()?,
         })
     }
-
-    /// The sink bin `object` belongs to, if any.
-    pub(crate) fn of(object: &gst::Object) -> Option<Self> {
-        let mut current = Some(object.clone());
-        while let Some(obj) = current {
-            if let Some(name) = Self::parse(&obj.name()) {
-                return Some(name);
-            }
-            current = obj.parent();
-        }
-        None
-    }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RtmpStats {
-    pub out_bytes: u64,
-    pub acked_bytes: u64,
+/// A refusal by the server (bad app or key) or a certificate it cannot
+/// prove is not fixed by retrying; network trouble is.
+pub(crate) fn classify(error: &gst::glib::Error, text: &str) -> ErrorClass {
+    if error.matches(gst::ResourceError::NotAuthorized) || text.contains("g-tls-error-quark") {
+        ErrorClass::Rejected
+    } else {
+        ErrorClass::Transient
+    }
 }
 
 pub(crate) struct RtmpSink {
@@ -136,64 +131,35 @@ impl RtmpSink {
         bin.add_pad(&ghost)?;
         Ok(Self { name, bin, sink })
     }
+}
 
-    /// Adds the bin to the pipeline, starts it and links it to a new tee pad.
-    pub(crate) fn attach(
-        &self,
-        pipeline: &gst::Pipeline,
-        tee: &gst::Element,
-    ) -> Result<(), EgressError> {
-        pipeline.add(&self.bin)?;
-        self.bin.sync_state_with_parent()?;
-        let tee_pad = tee
-            .request_pad_simple("src_%u")
-            .ok_or_else(|| EgressError::Pipeline("tee gave no pad".to_owned()))?;
-        let sink_pad = self
+impl Output for RtmpSink {
+    fn attach(&self, streams: &EncodedStreams) -> Result<(), EgressError> {
+        streams.pipeline.add(&self.bin)?;
+        let linked = self
             .bin
-            .static_pad("sink")
-            .ok_or_else(|| EgressError::Pipeline("sink bin has no pad".to_owned()))?;
-        if let Err(error) = tee_pad.link(&sink_pad) {
-            tee.release_request_pad(&tee_pad);
+            .sync_state_with_parent()
+            .map_err(EgressError::from)
+            .and_then(|()| {
+                let sink_pad = self
+                    .bin
+                    .static_pad("sink")
+                    .ok_or_else(|| EgressError::Pipeline("sink bin has no pad".to_owned()))?;
+                link_from_tee(&streams.flv, &sink_pad)
+            });
+        if linked.is_err() {
             let _ = self.bin.set_state(gst::State::Null);
-            let _ = pipeline.remove(&self.bin);
-            return Err(error.into());
+            let _ = streams.pipeline.remove(&self.bin);
         }
-        Ok(())
+        linked
     }
 
-    pub(crate) fn stats(&self) -> RtmpStats {
-        let stats = self.sink.property::<gst::Structure>("stats");
-        RtmpStats {
-            out_bytes: stats.get::<u64>("out-bytes-total").unwrap_or(0),
-            acked_bytes: stats.get::<u64>("out-bytes-acked").unwrap_or(0),
-        }
-    }
-
-    /// Unlinks the bin from the tee, then stops and removes it. `graceful`
-    /// first sends EOS, so rtmp2sink tells the server the stream ended.
-    /// Blocking (rtmp2sink may take a moment to let go of a dead server):
-    /// call it off the async executor.
-    pub(crate) fn detach_blocking(
-        self,
-        pipeline: &gst::Pipeline,
-        tee: &gst::Element,
-        graceful: bool,
-    ) {
+    /// `graceful` sends EOS, so rtmp2sink tells the server the stream
+    /// ended. rtmp2sink may take a moment to let go of a dead server.
+    fn detach_blocking(self, streams: &EncodedStreams, graceful: bool) {
         if let Some(sink_pad) = self.bin.static_pad("sink") {
             if let Some(tee_pad) = sink_pad.peer() {
-                let (done_tx, done_rx) = std::sync::mpsc::channel();
-                // Unlink while no buffer is crossing the pad.
-                tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
-                    if let Some(peer) = pad.peer() {
-                        let _ = pad.unlink(&peer);
-                    }
-                    let _ = done_tx.send(());
-                    gst::PadProbeReturn::Remove
-                });
-                if done_rx.recv_timeout(Duration::from_secs(1)).is_err() {
-                    let _ = tee_pad.unlink(&sink_pad);
-                }
-                tee.release_request_pad(&tee_pad);
+                unlink_from_tee(&streams.flv, &tee_pad);
             }
             if graceful {
                 let _ = sink_pad.send_event(gst::event::Eos::new());
@@ -201,7 +167,15 @@ impl RtmpSink {
             }
         }
         let _ = self.bin.set_state(gst::State::Null);
-        let _ = pipeline.remove(&self.bin);
+        let _ = streams.pipeline.remove(&self.bin);
+    }
+
+    fn stats(&self) -> OutputStats {
+        let stats = self.sink.property::<gst::Structure>("stats");
+        OutputStats {
+            bytes_out: stats.get::<u64>("out-bytes-total").unwrap_or(0),
+            bytes_acked: Some(stats.get::<u64>("out-bytes-acked").unwrap_or(0)),
+        }
     }
 }
 
@@ -263,16 +237,5 @@ mod tests {
         assert_eq!(flv_tag(&tag(18, 0x02)), FlvTag::Other);
         assert_eq!(flv_tag(b"FLV\x01\x05\0\0\0\x09"), FlvTag::Other);
         assert_eq!(flv_tag(&[]), FlvTag::Other);
-    }
-
-    #[test]
-    fn sink_names_round_trip() {
-        let name = SinkName {
-            destination: DestinationId::new(),
-            generation: 17,
-        };
-        assert_eq!(SinkName::parse(&name.bin_name()), Some(name));
-        assert_eq!(SinkName::parse("dest-nope-1"), None);
-        assert_eq!(SinkName::parse("video-encoder"), None);
     }
 }

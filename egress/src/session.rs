@@ -3,8 +3,8 @@
 
 use crate::compose::{Compose, Composer, Layout};
 use crate::error::EgressError;
-use crate::output::{InputVideoCodec, OutputProfile, VideoMode, VideoPath, choose_video_path};
 use crate::pipeline::{MediaPipeline, PipelinePlan, PlanInput, SessionEvent};
+use crate::profile::{InputVideoCodec, OutputProfile, VideoMode, VideoPath, choose_video_path};
 use crate::rtmp::RtmpSink;
 use crate::secret::Scrubber;
 use crate::source::{ConsumedTrack, RtpCodec};

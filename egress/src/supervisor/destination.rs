@@ -8,6 +8,7 @@ use crate::destination::{DestinationSpec, RtmpTarget};
 use crate::error::EgressError;
 use crate::ids::DestinationId;
 use crate::network::{self, Vetting};
+use crate::output::Output;
 use crate::retry::{self, ErrorClass, RetryDecision, RetryState};
 use crate::rtmp::{RtmpSink, SinkName};
 use crate::status::{DestinationState, DestinationStats, DestinationStatus, EgressEvent};
@@ -140,11 +141,11 @@ impl Supervisor {
             return;
         };
         let stats = sink.stats();
-        destination.bytes_now = stats.out_bytes;
+        destination.bytes_now = stats.bytes_out;
         destination
             .rate
-            .push(now, destination.bytes_before + stats.out_bytes);
-        if stats.out_bytes > 0 && destination.state != DestinationState::Live {
+            .push(now, destination.bytes_before + stats.bytes_out);
+        if stats.bytes_out > 0 && destination.state != DestinationState::Live {
             destination.state = DestinationState::Live;
             destination.retry.went_live(now);
             destination.live_since = Some(now);
@@ -161,8 +162,8 @@ impl Supervisor {
         let verdict = destination.watchdog.as_mut().map(|dog| {
             dog.observe(Sample {
                 now,
-                out_bytes: stats.out_bytes,
-                acked_bytes: stats.acked_bytes,
+                out_bytes: stats.bytes_out,
+                acked_bytes: stats.bytes_acked.unwrap_or(0),
                 input_flowing,
             })
         });
