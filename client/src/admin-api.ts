@@ -8,10 +8,12 @@ import type {
   EgressState,
   EgressStatus,
   IssuedToken,
+  Layout,
   RecordingId,
   RecordingLink,
   RecordingList,
   RecordingStarted,
+  SetLayout,
   RecordingSummary,
   RestreamList,
   RoomList,
@@ -27,6 +29,7 @@ export type {
   DestinationState,
   DestinationStatus,
   IssuedToken,
+  Layout,
   PeerSummary,
   RecordingEnd,
   RecordingId,
@@ -97,6 +100,9 @@ export function adminApi(key: string) {
     startRestream: (room: string, request: StartRestream) =>
       call<RestreamStatus>(key, 'POST', `/api/admin/rooms/${encodeURIComponent(room)}/restreams`, request),
     stopRestream: (id: string) => call<void>(key, 'DELETE', `/api/admin/restreams/${encodeURIComponent(id)}`),
+    /** 200: the restream as it is now; 409 for one without a layout (a producer pair) or ended. */
+    setRestreamLayout: (id: string, layout: Layout) =>
+      call<RestreamStatus>(key, 'PUT', `/api/admin/restreams/${encodeURIComponent(id)}/layout`, { layout } satisfies SetLayout),
     addDestination: (id: string, destination: DestinationSpec) =>
       call<DestinationAdded>(key, 'POST', `/api/admin/restreams/${encodeURIComponent(id)}/destinations`, destination),
     removeDestination: (id: string, destination: string) =>
@@ -119,6 +125,9 @@ export function adminApi(key: string) {
       (await call<RecordingStarted>(key, 'POST', `/api/admin/rooms/${encodeURIComponent(room)}/recordings`, request)).recording,
     stopRecording: (id: RecordingId) =>
       call<RecordingSummary>(key, 'POST', `/api/admin/recordings/${encodeURIComponent(id)}/stop`),
+    /** 200: the recording as it is now; 409 once it has ended. */
+    setRecordingLayout: (id: RecordingId, layout: Layout) =>
+      call<RecordingSummary>(key, 'PUT', `/api/admin/recordings/${encodeURIComponent(id)}/layout`, { layout } satisfies SetLayout),
     /** A signed URL (a path on this server) that serves the file without the key until it expires. */
     recordingLink: (id: RecordingId) => call<RecordingLink>(key, 'POST', `/api/admin/recordings/${encodeURIComponent(id)}/link`),
     /** 204; 409 while it records. */

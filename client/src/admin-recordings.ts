@@ -1,10 +1,11 @@
 // The admin page's recordings section (#recordings): every recording the
 // server keeps (running first, then newest first) with its room, state,
-// start, duration, size and how it ended; Stop while it records; Play (the
-// browser's own player on a signed link), Download and Delete once over; and
-// "Record" in each row of the room list. The parts are in ./admin-recordings/:
+// start, duration, size, picture and how it ended; Stop and a picture
+// select (its layout, changed live) while it records; Play (the browser's own
+// player on a signed link), Download and Delete once over; and "Record" in
+// each row of the room list. The parts are in ./admin-recordings/:
 //   table.ts, row.ts     the list, a row per recording, updated in place
-//   actions.ts           what the buttons do through the admin API
+//   actions.ts           what the buttons and the picture select do through the admin API
 //   player.ts            the <video controls> on a recording's link
 //   room-buttons.ts      "Record" in the room list
 //   text.ts              what states and reasons read as
@@ -14,7 +15,7 @@
 // at once after each action), as the restreams section does (../poller.ts).
 
 import { adminApi, ApiError, apiErrorText, type RecordingSummary } from './admin-api';
-import { runRowAction, startRecording, type ActionContext } from './admin-recordings/actions';
+import { changeLayout, runRowAction, startRecording, type ActionContext } from './admin-recordings/actions';
 import { RecordingPlayer } from './admin-recordings/player';
 import { RoomRecordButtons } from './admin-recordings/room-buttons';
 import { RecordingTable } from './admin-recordings/table';
@@ -49,7 +50,10 @@ class Panel implements RecordingPanel {
       refresh: () => this.refresh(),
       player: new RecordingPlayer(),
     };
-    this.table = new RecordingTable((action, recording, button) => runRowAction(context, action, recording, button));
+    this.table = new RecordingTable(
+      (action, recording, button) => runRowAction(context, action, recording, button),
+      (recording, layout) => changeLayout(context, recording, layout),
+    );
     this.roomButtons = new RoomRecordButtons((room) => startRecording(context, room));
     this.poller = new Poller(() => this.load(), POLL_MS);
   }

@@ -1,12 +1,14 @@
 // The admin page's restream controls (#egress): start a room's restream to
 // RTMP(S) destinations, watch each restream and destination, add or remove a
-// destination while live, stop. The parts are in ./admin-restreams/:
+// destination or change a composed restream's layout while live, stop. The
+// parts are in ./admin-restreams/:
 //   room-choice.ts       which room the panel is about
 //   start-form.ts        "Start a restream" (destination-list.ts, destination-fields.ts)
 //   list.ts              the room's restreams, a card each (card.ts, destination-row.ts,
 //                        add-destination.ts)
 //   text.ts              what states and errors read as
-// (with ../poller.ts, ../dom-sync.ts and ../format.ts, shared with the recordings section).
+// (with ../poller.ts, ../dom-sync.ts, ../format.ts and ../layout.ts, shared with the
+// recordings section).
 // This module holds the data (the rooms the admin page listed, the restreams
 // the server last listed) and wires the parts.
 //

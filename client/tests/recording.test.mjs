@@ -2,9 +2,10 @@
 // and microphone) with a student watching; the teacher records from the page.
 // Both pages show the "Recording" badge while it runs (people must know they
 // are recorded), and neither once it stops. The admin page lists the
-// recording, plays it in the browser's own player through a signed link
-// (HTTP Range), downloads it, and deletes it. ffprobe reads the file over
-// the same link: H.264 and AAC for the time recorded.
+// recording, changes its picture's layout while it runs, plays it in the
+// browser's own player through a signed link (HTTP Range), downloads it, and
+// deletes it. ffprobe reads the file over the same link: H.264 and AAC for
+// the time recorded.
 //
 // Real server, real browser, real ffprobe: nothing is mocked.
 
@@ -72,13 +73,25 @@ describe('recording a class in real Chromium', { timeout: 240_000 }, () => {
     await until('a running recording listed', async () => (await row.count()) > 0 && (await row.getAttribute('data-state')) === 'recording');
     const id = await row.getAttribute('data-recording-id');
 
+    // The picture changes while it records: sent from the row's select, kept by the server and the row.
+    const picture = row.locator('[data-testid=recording-layout]');
+    assert.equal(await picture.inputValue(), 'auto', 'the teacher records with the default layout');
+    const put = admin.waitForResponse((response) => response.request().method() === 'PUT' && response.url().endsWith(`/recordings/${id}/layout`));
+    await picture.selectOption('sideBySide');
+    assert.equal((await put).status(), 200);
+    assert.equal((await adminGet(server, `/api/admin/recordings/${id}`)).body.layout, 'sideBySide');
+
     await sleep(8000);
+    assert.equal(await picture.inputValue(), 'sideBySide', 'polls keep the new layout');
     await record.click();
     await until('teacher badge gone', async () => (await badgeShown(teacher)) === 0);
     await until('student badge gone', async () => (await badgeShown(student)) === 0);
     await until('listed as finished', async () => (await row.getAttribute('data-state')) === 'finished');
     const { body: summary } = await adminGet(server, `/api/admin/recordings/${id}`);
     assert.equal(summary.endReason, 'stopped');
+    assert.equal(summary.layout, 'sideBySide');
+    assert.equal(await picture.isHidden(), true, 'no layout to change once it has ended');
+    assert.equal(await row.locator('[data-testid=recording-layout-text]').textContent(), 'Side by side');
     assert.ok(summary.durationSecs >= 6, JSON.stringify(summary));
     assert.ok(summary.bytes > 100_000, JSON.stringify(summary));
 

@@ -5,8 +5,9 @@
 // decodes it: H.264 video and AAC audio, 48 kHz stereo, frames that keep
 // coming. The teacher closes the page and comes back within the grace period;
 // the page shows the wait and then live again, and nginx gets frames again.
-// The restream stops from the page. The stream key is never on the page after
-// the start, nor in the server's log.
+// The restream stops from the page. The teacher's camera and screen go out
+// side by side, then with the camera in a corner, changed from the card. The
+// stream key is never on the page after the start, nor in the server's log.
 //
 // Real server, real browser, real nginx and ffprobe: nothing is mocked.
 
@@ -343,6 +344,45 @@ describe('restreaming a class from the admin page, to a real RTMP server', { tim
     await card().getByRole('button', { name: /Stop restream/ }).click();
     await until('UI: screen restream stopped', async () => (await apiRestream(id)).state === 'stopped');
     await until('both cards ended', async () => (await admin.locator('#restreams-list article.restream[data-state=stopped]').count()) === 2);
+  });
+
+  it("restreams the teacher's camera and screen side by side when chosen so on the page, and changes the picture live", async () => {
+    // The teacher still shares their screen from the test before.
+    await admin.selectOption('#restream-layout', 'sideBySide');
+    assert.equal(await admin.locator('#restream-video').isDisabled(), true, 'a layout picks its own inputs');
+    await fillDestination(admin.locator('#restream-form'), ingest.url, KEY);
+    const posted = admin.waitForRequest((request) => request.method() === 'POST' && request.url().endsWith(`/rooms/${ROOM}/restreams`));
+    await admin.click('#restream-start');
+    const body = JSON.parse((await posted).postData());
+    assert.equal(body.layout, 'sideBySide');
+    for (const field of ['videoProducerId', 'audioProducerId', 'videoMode']) assert.equal(field in body, false, `no ${field} with a layout`);
+    await until('a running card first', async () => (await admin.locator('#restreams-list article.restream').count()) === 3 && (await cardState()) !== 'stopped');
+    const id = await card().getAttribute('data-restream-id');
+    const composed = admin.locator(`#restreams-list article.restream[data-restream-id="${id}"]`);
+    assert.equal(await admin.locator('#restream-layout').inputValue(), '', 'the form is back to no layout');
+    assert.equal(await admin.locator('#restream-video').isDisabled(), false);
+    await until('UI: composed restream live', async () => (await composed.getAttribute('data-state')) === 'live', { timeout: 30_000 });
+    const picture = composed.locator('[data-testid=restream-layout]');
+    assert.equal(await picture.inputValue(), 'sideBySide');
+    assert.equal((await apiRestream(id)).layout, 'sideBySide');
+    assert.equal(await admin.locator('#restreams-list [data-testid=restream-layout]').count(), 1, 'producer pairs have no picture to change');
+
+    const put = admin.waitForResponse((response) => response.request().method() === 'PUT' && response.url().endsWith(`/restreams/${id}/layout`));
+    await picture.selectOption('screenWithCamera');
+    assert.equal((await put).status(), 200);
+    assert.equal((await apiRestream(id)).layout, 'screenWithCamera');
+    await sleep(2500); // a poll or more: the page keeps the new picture
+    assert.equal(await picture.inputValue(), 'screenWithCamera');
+    const probe = await ffprobe(`${ingest.url}/${KEY}`, 5);
+    results.composedProbe = probe;
+    assert.equal(probe.video?.codec, 'h264', 'frames after the change');
+    assert.equal(probe.audio?.codec, 'aac');
+
+    admin.once('dialog', (dialog) => dialog.accept());
+    await composed.getByRole('button', { name: /Stop restream/ }).click();
+    await until('UI: composed restream stopped', async () => (await composed.getAttribute('data-state')) === 'stopped');
+    assert.equal(await picture.isHidden(), true, 'no picture to change once ended');
+    assert.equal(await composed.locator('[data-testid=restream-layout-text]').textContent(), 'Picture: Screen with camera in a corner');
   });
 
   it(

@@ -96,6 +96,7 @@ pub fn typescript() -> String {
     push::<admin::RoomList>(out_ref, &cfg);
     push::<admin::StartRestream>(out_ref, &cfg);
     push::<admin::RestreamList>(out_ref, &cfg);
+    push::<admin::SetLayout>(out_ref, &cfg);
     push::<admin::DestinationAdded>(out_ref, &cfg);
 
     out.push_str("/** Each method and the data of its successful response. */\nexport interface Responses {\n");

@@ -560,6 +560,10 @@ async fn a_restream_with_a_layout_follows_the_teacher() {
     }
     let ended = ended.expect("the restream ends without the teacher");
     assert_eq!(ended["reason"], "inputEnded", "{ended}");
+    assert_eq!(
+        ended["layout"], "sideBySide",
+        "an ended restream keeps its layout"
+    );
     assert_eq!(app.metric("podium_restreams").await, 0.0);
     app.stop().await;
 }

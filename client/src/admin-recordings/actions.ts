@@ -1,9 +1,11 @@
 // What the recordings section's buttons do, through the admin API: start a
-// room's recording, stop one, play or download its file (a signed link
-// first: the file is served without the admin key), delete it. Each says how
-// it went in a notice and reloads the list.
+// room's recording, stop one, change its layout while it records, play or
+// download its file (a signed link first: the file is served without the
+// admin key), delete it. Each says how it went in a notice and reloads the
+// list.
 
-import { apiErrorText, type AdminApi, type RecordingSummary } from '../admin-api';
+import { apiErrorText, type AdminApi, type Layout, type RecordingSummary } from '../admin-api';
+import { layoutText } from '../layout';
 import { el, notify } from '../ui';
 import type { RecordingPlayer } from './player';
 import type { RowAction } from './row';
@@ -51,6 +53,21 @@ export async function startRecording(context: ActionContext, room: string): Prom
     notify(`Could not record ${room}: ${apiErrorText(error)}.`, 'error');
   }
   await context.refresh();
+}
+
+/** Changes a running recording's layout; false when refused (said in a notice). */
+export async function changeLayout(context: ActionContext, r: RecordingSummary, layout: Layout): Promise<boolean> {
+  const name = recordingName(r);
+  let ok = true;
+  try {
+    await context.api().setRecordingLayout(r.id, layout);
+    notify(`The picture of ${name} is now: ${layoutText(layout)}.`, 'success');
+  } catch (error) {
+    notify(`Could not change the picture of ${name}: ${apiErrorText(error)}.`, 'error');
+    ok = false;
+  }
+  await context.refresh();
+  return ok;
 }
 
 export function runRowAction(

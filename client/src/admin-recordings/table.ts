@@ -4,7 +4,7 @@
 
 import type { RecordingId, RecordingSummary } from '../admin-api';
 import { byId, show } from '../ui';
-import { RecordingRow, type RowActionHandler } from './row';
+import { RecordingRow, type LayoutHandler, type RowActionHandler } from './row';
 
 export class RecordingTable {
   private readonly table = byId('recordings-table');
@@ -12,9 +12,11 @@ export class RecordingTable {
   private readonly empty = byId('recordings-empty');
   private readonly rows = new Map<RecordingId, RecordingRow>();
   private readonly onAction: RowActionHandler;
+  private readonly onLayout: LayoutHandler;
 
-  constructor(onAction: RowActionHandler) {
+  constructor(onAction: RowActionHandler, onLayout: LayoutHandler) {
     this.onAction = onAction;
+    this.onLayout = onLayout;
   }
 
   render(recordings: RecordingSummary[]): void {
@@ -31,7 +33,7 @@ export class RecordingTable {
       if (row) {
         row.update(r);
       } else {
-        row = new RecordingRow(r, this.onAction);
+        row = new RecordingRow(r, this.onAction, this.onLayout);
         this.rows.set(r.id, row);
       }
       // Keep the server's order without moving rows that are in place (focus stays).

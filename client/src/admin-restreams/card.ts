@@ -1,11 +1,13 @@
-// One restream's card (article.restream): its state, input and figures, a
-// table of its destinations, and while it runs "Add a destination" and
-// "Stop restream".
+// One restream's card (article.restream): its state, input, picture and
+// figures, a table of its destinations, and while it runs "Add a destination"
+// and "Stop restream". A composed restream's picture (its layout) is a select
+// while it runs, changed live, and text once it has ended.
 
 import { isFinal, type RestreamStatus } from '../admin-api';
 import { setData, setText } from '../dom-sync';
 import { formatBitrate, formatBytes, formatDuration } from '../format';
-import type { DestinationId } from '../protocol';
+import { LayoutSelect, layoutText } from '../layout';
+import type { DestinationId, Layout } from '../protocol';
 import { el, notify, show } from '../ui';
 import { AddDestinationForm } from './add-destination';
 import type { PanelContext } from './context';
@@ -23,6 +25,8 @@ export class RestreamCard {
   private readonly state = el('p', { class: 'badge restream-state', attrs: { role: 'status', 'aria-live': 'polite' } });
   private readonly countdown = el('span', { class: 'hint restream-countdown' });
   private readonly input = el('p', { class: 'hint restream-input' });
+  /** Composed restreams only (a restream is composed or not from its start). */
+  private readonly layout: { choice: LayoutSelect; field: HTMLElement; text: HTMLElement } | null;
   private readonly figures = {
     uptime: el('dd'),
     fps: el('dd'),
@@ -47,6 +51,7 @@ export class RestreamCard {
     });
     stop.addEventListener('click', () => void this.stop(stop));
     this.controls = el('div', { class: 'restream-controls' }, new AddDestinationForm(r.id, context).root, stop);
+    this.layout = r.layout === null ? null : this.layoutParts(r.layout, id, short);
     this.title = el('h4', { text: `Restream ${short}`, attrs: { id: `${id}-title`, tabindex: '-1' } });
     const figure = (label: string, value: HTMLElement) => el('div', {}, el('dt', { text: label }), value);
     this.root = el(
@@ -54,6 +59,8 @@ export class RestreamCard {
       { class: 'restream', attrs: { 'data-restream-id': r.id, 'aria-labelledby': `${id}-title` } },
       el('div', { class: 'panel-head' }, this.title, el('div', { class: 'restream-status' }, this.state, this.countdown)),
       this.input,
+      this.layout?.field,
+      this.layout?.text,
       el(
         'dl',
         { class: 'figures' },
@@ -92,6 +99,12 @@ export class RestreamCard {
     setText(this.countdown, countdownText(r, waitingSince));
     this.countdown.hidden = r.state !== 'waitingForInput';
     setText(this.input, inputText(r));
+    if (this.layout && r.layout !== null) {
+      this.layout.choice.set(r.layout);
+      setText(this.layout.text, `Picture: ${layoutText(r.layout)}`);
+      this.layout.field.hidden = isFinal(r);
+      this.layout.text.hidden = !isFinal(r);
+    }
     const live = r.state === 'live' || r.state === 'reconnecting' || r.state === 'starting';
     setText(this.figures.uptime, formatDuration(r.stats.uptimeSecs));
     setText(this.figures.fps, live && r.input ? `${r.stats.fps.toFixed(1)} fps` : '—');
@@ -124,6 +137,37 @@ export class RestreamCard {
       }
       row.update(d, r);
     }
+  }
+
+  private layoutParts(layout: Layout, id: string, short: string) {
+    const choice = new LayoutSelect(
+      layout,
+      { id: `${id}-layout`, 'data-testid': 'restream-layout', 'aria-label': `Picture of restream ${short}` },
+      (chosen) => this.setLayout(chosen),
+    );
+    const field = el(
+      'p',
+      { class: 'restream-layout' },
+      el('label', { text: 'Picture', attrs: { for: `${id}-layout` } }),
+      choice.select,
+    );
+    const text = el('p', { class: 'hint restream-layout', attrs: { 'data-testid': 'restream-layout-text', hidden: true } });
+    return { choice, field, text };
+  }
+
+  /** Changes the running restream's picture; false (said in the card) when refused. */
+  private async setLayout(layout: Layout): Promise<boolean> {
+    show(this.error, false);
+    let ok = true;
+    try {
+      await this.context.api().setRestreamLayout(this.status.id, layout);
+      notify(`The restream of ${this.status.label} now shows: ${layoutText(layout)}.`, 'success');
+    } catch (error) {
+      this.showError(`Could not change the picture: ${errorText(error)}.`);
+      ok = false;
+    }
+    await this.context.refresh();
+    return ok;
   }
 
   private async stop(button: HTMLButtonElement): Promise<void> {

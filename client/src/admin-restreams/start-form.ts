@@ -1,18 +1,21 @@
-// "Start a restream" (#restream-form): the room picker, what to send (video,
-// sound, encoding), the destinations, and the start itself. It builds a
-// `StartRestream`; the server's `restreamDefaults` of the room say which
-// producers it takes when the admin leaves the defaults.
+// "Start a restream" (#restream-form): the room picker, what to send (a
+// layout, or video, sound and encoding), the destinations, and the start
+// itself. It builds a `StartRestream`; the server's `restreamDefaults` of the
+// room say which producers it takes when the admin leaves the defaults. A
+// layout names no producers: the server follows the teacher's camera, screen
+// and microphone, and refuses producer ids with it.
 
 import { isFinal, type RestreamStatus, type RoomSummary, type StartRestream } from '../admin-api';
 import { SelectOptions } from '../dom-sync';
+import { isLayout, layoutOptions } from '../layout';
 import type { ProducerId, ProducerInfo, RestreamInputs } from '../protocol';
-import { byId, show } from '../ui';
+import { byId, el, show } from '../ui';
 import type { PanelContext } from './context';
 import { DestinationList } from './destination-list';
 import type { RoomChoice } from './room-choice';
 import { errorText, producerText, roomOptionText } from './text';
 
-/** The video and sound pickers' "default" and "no sound" values. */
+/** The layout, video and sound pickers' "default" and the sound's "no sound" values. */
 const DEFAULT = '';
 const NO_SOUND = 'none';
 
@@ -49,6 +52,7 @@ export interface StartFormOptions {
 export class StartForm {
   private readonly options: StartFormOptions;
   private readonly roomPicker = new SelectOptions(byId<HTMLSelectElement>('restream-room'));
+  private readonly layout = byId<HTMLSelectElement>('restream-layout');
   private readonly video = new SelectOptions(byId<HTMLSelectElement>('restream-video'));
   private readonly audio = new SelectOptions(byId<HTMLSelectElement>('restream-audio'));
   private readonly mode = byId<HTMLSelectElement>('restream-mode');
@@ -63,6 +67,11 @@ export class StartForm {
 
   constructor(options: StartFormOptions) {
     this.options = options;
+    this.layout.replaceChildren(
+      el('option', { text: 'One video, as chosen below (no re-encode for H.264)', attrs: { value: DEFAULT } }),
+      ...layoutOptions(),
+    );
+    this.layout.addEventListener('change', () => this.renderLayout());
     this.roomPicker.select.addEventListener('change', () => {
       options.choice.choose(this.roomPicker.select.value || null);
       options.onRoomChange();
@@ -106,7 +115,19 @@ export class StartForm {
     ]);
   }
 
+  /** With a layout, the video, sound and encoding pickers do not apply: they are off. */
+  private renderLayout(): void {
+    const composed = this.layout.value !== DEFAULT;
+    for (const select of [this.video.select, this.audio.select, this.mode]) select.disabled = composed;
+  }
+
   private build(): { request: StartRestream } | { problem: string; field?: HTMLElement } {
+    const layout = this.layout.value;
+    if (isLayout(layout)) {
+      const destinations = this.destinations.read();
+      if ('problem' in destinations) return destinations;
+      return { request: { layout, destinations: destinations.specs } };
+    }
     const chosen = chooseInputs(this.video.select.value, this.audio.select.value, this.summary?.restreamDefaults);
     if ('problem' in chosen) return { problem: chosen.problem, field: this.video.select };
     const destinations = this.destinations.read();
@@ -136,6 +157,8 @@ export class StartForm {
       this.destinations.reset();
       this.video.select.value = DEFAULT;
       this.audio.select.value = DEFAULT;
+      this.layout.value = DEFAULT;
+      this.renderLayout();
       this.options.onStarted(status, room);
     } catch (error) {
       this.error.textContent = `The restream did not start: ${errorText(error)}.`;

@@ -1105,6 +1105,18 @@ export type RestreamList = {
 restreams: Array<EgressStatus>, };
 
 /**
+ * `PUT /api/admin/restreams/{id}/layout` and `PUT
+ * /api/admin/recordings/{id}/layout`: place the pictures of a running
+ * composed restream or recording this way from the next frame on (its
+ * outputs go on: no gap in the file or the stream).
+ */
+export type SetLayout = { 
+/**
+ * The new layout.
+ */
+layout: Layout, };
+
+/**
  * `POST /api/admin/restreams/{id}/destinations`.
  */
 export type DestinationAdded = { 

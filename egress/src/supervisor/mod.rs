@@ -17,6 +17,7 @@ use destination::{Destination, Vetted};
 use file::FileOutput;
 use rate::RateWindow;
 
+use crate::compose::Layout;
 use crate::destination::RtmpTarget;
 use crate::egress::{Command, EgressConfig};
 use crate::error::EgressError;
@@ -65,6 +66,8 @@ pub(crate) struct Supervisor {
     /// while the egress runs, at most `input_grace` past its last consumer.
     router: Router,
     inputs: Option<Inputs>,
+    /// A composed egress's layout (kept in status once it has ended).
+    layout: Option<Layout>,
     output: OutputProfile,
     config: EgressConfig,
     scrubber: Scrubber,
@@ -133,6 +136,7 @@ impl Supervisor {
             label: parts.label,
             router: parts.router,
             inputs: parts.inputs,
+            layout: parts.session.layout(),
             output: parts.output,
             config: parts.config,
             scrubber: parts.scrubber,
@@ -230,6 +234,7 @@ impl Supervisor {
                 let result = match self.session.as_mut().and_then(Session::composer) {
                     Some(composer) => {
                         composer.set_layout(layout);
+                        self.layout = Some(layout);
                         Ok(())
                     }
                     None => Err(EgressError::NotComposed),

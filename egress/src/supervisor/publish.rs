@@ -2,7 +2,6 @@
 //! states, and what subscribers and event listeners get.
 
 use super::{FileOutput, Supervisor};
-use crate::session::Session;
 use crate::status::{
     EgressEvent, EgressState, EgressStats, EgressStatus, FileState, InputStatus, running_state,
 };
@@ -85,7 +84,7 @@ impl Supervisor {
             },
             destinations: self.destinations.iter().map(|d| d.status(now)).collect(),
             file: self.file.as_ref().map(FileOutput::status),
-            layout: self.session.as_ref().and_then(Session::layout),
+            layout: self.layout,
         }
     }
 }
