@@ -21,6 +21,9 @@ pub enum Mode {
     Churn(ChurnArgs),
     /// A short run for the test suite: asserts every student gets media with little loss.
     Smoke(SmokeArgs),
+    /// A share of the students behind a capped link: the cap goes on, then
+    /// off; how fast mediasoup moves them down and back up.
+    Links(LinksArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -50,9 +53,20 @@ pub struct Common {
     /// Simulcast layers the teacher sends (1-3).
     #[arg(long, default_value_t = 3)]
     pub layers: usize,
-    /// The layer students pin (0 = 180p ~150 kbit/s, 1 = 360p ~500 kbit/s, 2 = 720p).
+    /// How students' WebRTC behaves: `browser` (what Chrome negotiates: NACK,
+    /// RTX, PLI, transport-cc feedback; mediasoup picks the layer) or `lean`
+    /// (no repair, no feedback, the layer pinned).
+    #[arg(long, value_enum, default_value_t = crate::engine::Profile::Browser)]
+    pub profile: crate::engine::Profile,
+    /// The layer lean students pin (0 = 180p ~150 kbit/s, 1 = 360p ~500 kbit/s, 2 = 720p).
     #[arg(long, default_value_t = 1)]
     pub student_layer: u8,
+    /// Percent of the students behind an impaired link (user space, both directions).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub impaired: u32,
+    /// Their link: good (20 ms), 3g (1.6 Mbit/s, 150 ms, 1 % loss) or lossy (5 % loss, 80 ms).
+    #[arg(long, default_value = "3g", value_parser = ["good", "3g", "lossy"])]
+    pub impairment: String,
     /// The server's WebRTC port range (kept clear of other servers and of ephemeral ports).
     #[arg(long, default_value = "20000-29999")]
     pub rtc_ports: String,
@@ -153,6 +167,20 @@ pub struct SmokeArgs {
     /// Students replaced (leave / drop and rejoin) after the window.
     #[arg(long, default_value_t = 10)]
     pub churn: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 50)]
+    pub students: usize,
+    /// Seconds everyone may take to reach the top layer, uncapped.
+    #[arg(long, default_value_t = 30)]
+    pub settle: u64,
+    /// Seconds the cap stays on, and watched after it lifts.
+    #[arg(long, default_value_t = 20)]
+    pub hold: u64,
 }
 
 impl Common {

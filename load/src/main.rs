@@ -6,6 +6,8 @@ mod churn;
 mod cli;
 mod crowd;
 mod engine;
+mod janus;
+mod links;
 mod measure;
 mod media;
 mod modes;
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         cli::Mode::Ramp(a) => a.common.signal_threads,
         cli::Mode::Churn(a) => a.common.signal_threads,
         cli::Mode::Smoke(a) => a.common.signal_threads,
+        cli::Mode::Links(a) => a.common.signal_threads,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
                 cli::Mode::Ramp(args) => modes::ramp(args).await,
                 cli::Mode::Churn(args) => modes::churn(args).await,
                 cli::Mode::Smoke(args) => modes::smoke(args).await,
+                cli::Mode::Links(args) => links::run(args).await,
             }
         };
         tokio::select! {

@@ -4,17 +4,18 @@ use crate::bots::student::Exit;
 use crate::bots::teacher::Teacher;
 use crate::churn::{self, ChurnReport};
 use crate::cli::{ChurnArgs, Common, RampArgs, SmokeArgs};
+use crate::engine::Profile;
 use crate::measure::{self, judge};
 use crate::media::{LAYERS, MediaSet, OPUS_KBPS};
 use crate::procfs::Machine;
-use crate::report::{EngineCeiling, Report, Run, table};
+use crate::report::{EngineCeiling, Report, Run, repair_table, table};
 use crate::testbed::{Setup, Testbed};
 use crate::{plot, ramp};
 use anyhow::{Context, bail};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn setup(common: &Common) -> anyhow::Result<Setup> {
+pub(crate) fn setup(common: &Common) -> anyhow::Result<Setup> {
     for dir in [Some(&common.out), common.logs.as_ref()]
         .into_iter()
         .flatten()
@@ -34,6 +35,11 @@ fn setup(common: &Common) -> anyhow::Result<Setup> {
         shard_buffer: common.socket_buffer,
         layers: common.layers,
         student_layer: common.student_layer,
+        profile: common.profile,
+        impairment: (common.impaired > 0)
+            .then(|| crate::engine::Impairment::named(&common.impairment))
+            .flatten(),
+        impaired_pct: common.impaired,
         rtc_ports: common.rtc_port_range()?,
         server_log_filter: common.server_log.clone(),
         server_env: common.env_pairs()?,
@@ -43,7 +49,7 @@ fn setup(common: &Common) -> anyhow::Result<Setup> {
     })
 }
 
-fn media(common: &Common) -> anyhow::Result<Arc<MediaSet>> {
+pub(crate) fn media(common: &Common) -> anyhow::Result<Arc<MediaSet>> {
     let media = MediaSet::load_or_encode(&common.media_dir)?;
     for (i, clip) in media.video.iter().enumerate() {
         tracing::info!(
@@ -71,15 +77,18 @@ fn teacher_description(common: &Common, media: &MediaSet) -> String {
         .collect();
     format!(
         "publisher bot replaying pre-encoded media (made once by GStreamer: videotestsrc smpte -> vp8enc real-time CBR, 30 fps, keyframe every 2 s; audiotestsrc -> opusenc CBR {OPUS_KBPS} kbit/s, 20 ms): \
-         VP8 simulcast {} layer(s) [{}] + Opus ~{:.0} kbit/s; students pin spatial layer {}",
+         VP8 simulcast {} layer(s) [{}] + Opus ~{:.0} kbit/s; {}",
         layers.len(),
         layers.join(", "),
         media.audio.kbps(),
-        common.student_layer
+        match common.profile {
+            Profile::Browser => "students take the layer mediasoup picks".to_owned(),
+            Profile::Lean => format!("students pin spatial layer {}", common.student_layer),
+        }
     )
 }
 
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     std::env::args()
         .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
         .collect::<Vec<_>>()
@@ -96,8 +105,9 @@ fn script() -> Option<String> {
     std::env::var("LOADTEST_SCRIPT").ok()
 }
 
-const NOTES: [&str; 4] = [
-    "Students are str0m peers (RTP mode) on the same machine as the server: ICE (controlling), DTLS client, SRTP; they announce Opus and VP8 without RTX, NACK or transport-cc, so every RTP sequence gap counts as loss and mediasoup runs no bandwidth estimation.",
+const NOTES: [&str; 5] = [
+    "Students are str0m peers (RTP mode, DTLS by dimpl with OpenSSL's crypto: it retransmits lost handshake flights as browsers do) on the same machine as the server: ICE (controlling), DTLS client, SRTP.",
+    "Profile `browser` (the default): what Chrome negotiates with mediasoup-client: Opus with transport-cc; VP8 with nack, nack pli, ccm fir, goog-remb, transport-cc and RTX; header extensions mid, abs-send-time, transport-wide-cc, ssrc-audio-level, video-orientation, abs-capture-time, playout-delay; mediasoup's probation packets received on a 'probator' stream as mediasoup-client does. The students send transport-wide feedback, NACK lost packets, send a PLI when a video packet stays lost for 500 ms (at most one per second), and pin no layer: mediasoup picks it from its estimate. loss_pct is after repair; loss_before_repair_pct adds what RTX brought back. Profile `lean`: Opus and VP8 only, no RTX, NACK or transport-cc, a pinned layer: every gap is loss and mediasoup runs no estimate.",
     "join_* : WebSocket opened -> join, setRtpCapabilities, createTransport, connectTransport, consume x2, setConsumerPreferredLayers, resumeConsumer x2 answered. first_video_* : WebSocket opened -> first video RTP packet (ICE, DTLS, keyframe included).",
     "cpu_pct_per_worker from /metrics podium_worker_cpu_seconds_total deltas (the worker threads' /proc stat); server_cpu_pct and bots_cpu_pct from /proc/<pid>/stat; rss_mb is the server's VmRSS; sfu_out_* is what the bots' sockets received from the SFU.",
     "pps_per_worker_core and consumers_per_worker_core divide by the worker CPU actually used (sum over workers, in cores): compare with the engine ceiling below.",
@@ -147,6 +157,9 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
         script: script(),
         generated_at: unix_now(),
         teacher_media: teacher_description(common, &media),
+        profile: common.profile,
+        impairment: setup.impairment,
+        impaired_pct: setup.impaired_pct,
         engine_ceiling: EngineCeiling::default(),
         steps: runs.iter().flat_map(|r| r.steps.iter().cloned()).collect(),
         runs,
@@ -269,6 +282,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     let mut step = measure::step("smoke", workers, args.students, &before, &after, &figures);
     step.verdict = judge(&step, common.goal_loss, common.goal_join_p95).2;
     print!("{}", table(std::slice::from_ref(&step)));
+    print!("{}", repair_table(std::slice::from_ref(&step)));
     if figures.failures > 0 {
         failures.push(format!(
             "{} of {} joins failed: {:?}",
@@ -277,12 +291,38 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     }
     if step.students_receiving < args.students {
         failures.push(format!(
-            "{} of {} students received audio and video",
-            step.students_receiving, args.students
+            "{} of {} students received audio and video; the others (id, impaired, audio packets, video packets, layer): {:?}",
+            step.students_receiving,
+            args.students,
+            measure::not_receiving(&before, &after)
         ));
     }
-    if step.loss_pct > args.max_loss {
-        failures.push(format!("loss {:.2} % > {} %", step.loss_pct, args.max_loss));
+    if step.good_loss_pct() > args.max_loss {
+        failures.push(format!(
+            "loss after repair {:.2} % > {} %",
+            step.good_loss_pct(),
+            args.max_loss
+        ));
+    }
+    if step.impaired.students > 0 && step.impaired.loss_pct > args.max_loss {
+        failures.push(format!(
+            "impaired students' loss after repair {:.2} % > {} %",
+            step.impaired.loss_pct, args.max_loss
+        ));
+    }
+    if common.profile == Profile::Browser {
+        // Repair works: what an impaired link loses, NACK brings back.
+        if setup.impairment.is_some_and(|i| i.loss > 0.0) && step.rtx_recovered == 0 {
+            failures.push("lossy links but no packet repaired (NACK/RTX)".into());
+        }
+        // The estimate works: students on good links end up on the top layer.
+        let top = step.good.layers[2];
+        if top * 10 < step.good.students * 9 {
+            failures.push(format!(
+                "{top} of {} students on good links reached the top layer",
+                step.good.students
+            ));
+        }
     }
     if step.packets_expected == 0 {
         failures.push("no media at all".into());
@@ -352,6 +392,9 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     let result = serde_json::json!({
         "machine": Machine::here(),
         "command": command_line(),
+        "profile": common.profile,
+        "impairment": setup.impairment,
+        "impaired_pct": setup.impaired_pct,
         "steps": [step],
         "rejoins": { "count": replacements.len(), "join_p95_ms": churned.join.p95, "failures": churned.failures },
         "teacher": teacher,

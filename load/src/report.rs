@@ -39,6 +39,19 @@ pub struct Step {
     pub video_loss_pct: f64,
     pub packets_lost: u64,
     pub packets_expected: u64,
+    /// Before repair: what never arrived plus what RTX brought back (%), the
+    /// RTX packets, NACKs sent per second and keyframe requests (PLI) of
+    /// every student (browser-like students; zero for lean ones).
+    pub loss_before_repair_pct: f64,
+    pub rtx_recovered: u64,
+    pub nacks_per_s: f64,
+    pub plis: u64,
+    /// Students on good links and on impaired ones: loss and layers.
+    pub good: crate::measure::Group,
+    pub impaired: crate::measure::Group,
+    /// Media up -> first keyframe of the top layer, good students present.
+    pub top_layer_p50_ms: f64,
+    pub top_layer_p95_ms: f64,
     /// Mean RFC 3550 interarrival jitter of the video streams at the window's end.
     pub video_jitter_ms: f64,
     /// Mean UDP bitrate each receiving student got from the SFU.
@@ -97,6 +110,18 @@ pub struct Step {
     pub remeasured: u32,
     /// "ok", "goal missed: ..." or "broken: ...".
     pub verdict: String,
+}
+
+impl Step {
+    /// Loss after repair of the students on good links (all of them when
+    /// nobody is impaired).
+    pub fn good_loss_pct(&self) -> f64 {
+        if self.impaired.students > 0 {
+            self.good.loss_pct
+        } else {
+            self.loss_pct
+        }
+    }
 }
 
 /// Where a run stopped meeting the goal, and why.
@@ -158,6 +183,10 @@ pub struct Report {
     /// Unix seconds.
     pub generated_at: u64,
     pub teacher_media: String,
+    /// How the students behaved, and the link of the impaired share (if any).
+    pub profile: crate::engine::Profile,
+    pub impairment: Option<crate::engine::Impairment>,
+    pub impaired_pct: u32,
     pub engine_ceiling: EngineCeiling,
     /// Every step of every run, in order.
     pub steps: Vec<Step>,
@@ -186,6 +215,23 @@ impl Report {
         }
         let _ = writeln!(md, "- Command: `{}`", self.command);
         let _ = writeln!(md, "- Teacher: {}", self.teacher_media);
+        let _ = writeln!(
+            md,
+            "- Students: `{}` profile{}",
+            serde_json::to_value(self.profile)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            match &self.impairment {
+                Some(i) if self.impaired_pct > 0 => {
+                    format!(
+                        "; {} % of them behind a `{}` link",
+                        self.impaired_pct, i.name
+                    )
+                }
+                _ => String::new(),
+            }
+        );
         let _ = writeln!(md, "- Generated at: {} (unix seconds)\n", self.generated_at);
         for run in &self.runs {
             let _ = writeln!(
@@ -195,6 +241,10 @@ impl Report {
                 if run.workers == 1 { "" } else { "s" }
             );
             md.push_str(&table(&run.steps));
+            if self.profile == crate::engine::Profile::Browser {
+                md.push('\n');
+                md.push_str(&repair_table(&run.steps));
+            }
             let _ = writeln!(
                 md,
                 "\nGoal met up to: {}. Broke at: {}. Stopped: {}.\n",
@@ -278,6 +328,39 @@ pub fn table(steps: &[Step]) -> String {
     out
 }
 
+/// What repair and the estimate did, per step (browser-like students): loss
+/// before and after repair, RTX, NACKs, PLIs, the layers students got, and
+/// the same for the impaired share.
+pub fn repair_table(steps: &[Step]) -> String {
+    let mut out = String::from(
+        "| phase | workers | students | loss before repair % | loss after repair % | RTX recovered | NACKs/s | PLIs | layers 180p/360p/720p | to 720p p50/p95 ms | impaired | impaired loss before/after % | impaired layers |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for s in steps {
+        let layers = |l: &[usize; 3]| format!("{}/{}/{}", l[0], l[1], l[2]);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {:.0}/{:.0} | {} | {:.2}/{:.2} | {} |",
+            s.phase,
+            s.workers,
+            s.students,
+            s.good.loss_before_repair_pct,
+            s.good.loss_pct,
+            s.rtx_recovered,
+            s.nacks_per_s,
+            s.plis,
+            layers(&s.good.layers),
+            s.top_layer_p50_ms,
+            s.top_layer_p95_ms,
+            s.impaired.students,
+            s.impaired.loss_before_repair_pct,
+            s.impaired.loss_pct,
+            layers(&s.impaired.layers),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +387,9 @@ mod tests {
             script: Some("scripts/loadtest".into()),
             generated_at: 1,
             teacher_media: "VP8 x3 + Opus".into(),
+            profile: crate::engine::Profile::Browser,
+            impairment: None,
+            impaired_pct: 0,
             engine_ceiling: EngineCeiling::default(),
             steps: vec![step.clone()],
             runs: vec![Run {

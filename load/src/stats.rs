@@ -44,6 +44,11 @@ impl StreamStats {
         self.jitter.on_packet(rtp_time, arrival_secs, clock_rate);
     }
 
+    /// Highest extended sequence number seen (0 before any).
+    pub fn highest(&self) -> u64 {
+        self.highest
+    }
+
     /// Packets expected so far: the span of sequence numbers seen.
     pub fn expected(&self) -> u64 {
         self.base.map_or(0, |base| self.highest - base + 1)
@@ -144,6 +149,11 @@ pub struct BotCounters {
     /// UDP datagrams and bytes received from the SFU (SRTP, SRTCP, STUN, DTLS).
     pub datagrams: u64,
     pub udp_bytes: u64,
+    /// RTX packets received (browser-like students: each repairs a loss).
+    pub rtx: u64,
+    /// NACKs and PLIs the student sent.
+    pub nacks: u64,
+    pub plis: u64,
 }
 
 impl BotCounters {
@@ -152,6 +162,9 @@ impl BotCounters {
         self.video.add(&other.video);
         self.datagrams += other.datagrams;
         self.udp_bytes += other.udp_bytes;
+        self.rtx += other.rtx;
+        self.nacks += other.nacks;
+        self.plis += other.plis;
     }
 
     pub fn since(&self, earlier: &BotCounters) -> BotCounters {
@@ -160,6 +173,20 @@ impl BotCounters {
             video: self.video.since(&earlier.video),
             datagrams: self.datagrams.saturating_sub(earlier.datagrams),
             udp_bytes: self.udp_bytes.saturating_sub(earlier.udp_bytes),
+            rtx: self.rtx.saturating_sub(earlier.rtx),
+            nacks: self.nacks.saturating_sub(earlier.nacks),
+            plis: self.plis.saturating_sub(earlier.plis),
+        }
+    }
+
+    /// Loss before repair: what was lost for good plus what RTX brought back,
+    /// over what was expected (%).
+    pub fn loss_before_repair_pct(&self) -> f64 {
+        let media = self.media();
+        if media.expected == 0 {
+            0.0
+        } else {
+            (media.lost() + self.rtx).min(media.expected) as f64 * 100.0 / media.expected as f64
         }
     }
 

@@ -3,7 +3,7 @@
 
 use crate::bots::{Ctx, SharedCtx, teacher::Teacher};
 use crate::crowd::Crowd;
-use crate::engine::{Shard, certificate};
+use crate::engine::{Impairment, Profile, Shard, certificate};
 use crate::measure::Probe;
 use crate::media::MediaSet;
 use crate::server::{Launch, Server};
@@ -20,9 +20,13 @@ pub struct Setup {
     pub existing: Option<(String, u32)>,
     pub shards: usize,
     pub shard_buffer: usize,
-    /// Simulcast layers the teacher sends (1-3) and the one students pin.
+    /// Simulcast layers the teacher sends (1-3) and the one lean students pin.
     pub layers: usize,
     pub student_layer: u8,
+    pub profile: Profile,
+    /// The link of the impaired share of the students.
+    pub impairment: Option<Impairment>,
+    pub impaired_pct: u32,
     pub rtc_ports: (u16, u16),
     pub server_log_filter: Option<String>,
     pub server_env: Vec<(String, String)>,
@@ -82,6 +86,9 @@ impl Testbed {
             cert: certificate()?,
             shards,
             layer: setup.student_layer,
+            profile: setup.profile,
+            impairment: setup.impairment,
+            impaired_pct: setup.impaired_pct,
             client,
             join_timeout: setup.join_timeout,
             dev_secret: server.dev_secret.clone(),

@@ -5,7 +5,7 @@ pub mod params;
 pub mod student;
 pub mod teacher;
 
-use crate::engine::{Shard, new_rtc};
+use crate::engine::{Impairment, Profile, Shard, new_rtc};
 use crate::signaling::Signal;
 use anyhow::Context;
 use params::RemoteTransport;
@@ -25,8 +25,14 @@ pub struct Ctx {
     pub room: String,
     pub cert: DtlsCert,
     pub shards: Vec<Shard>,
-    /// The simulcast layer students ask for (0 = lowest).
+    /// How students' WebRTC behaves.
+    pub profile: Profile,
+    /// The simulcast layer lean students pin (0 = lowest); browser-like
+    /// ones leave it to mediasoup.
     pub layer: u8,
+    /// The link of a share of the students (percent of them, picked by id).
+    pub impairment: Option<Impairment>,
+    pub impaired_pct: u32,
     pub client: reqwest::Client,
     pub join_timeout: Duration,
     /// The server's dev secret (`X-Podium-Dev`).
@@ -67,7 +73,15 @@ impl Ctx {
     /// join is timed, as a browser builds its RTCPeerConnection on its own
     /// machine, not on the server's cores these bots share.
     pub fn new_rtc(&self) -> Rtc {
-        new_rtc(&self.cert, Instant::now())
+        new_rtc(&self.cert, Instant::now(), self.profile)
+    }
+
+    /// The link `bot` is behind, if it is among the impaired share: spread
+    /// evenly over the ids, so any run of students has its share.
+    pub fn impairment_for(&self, bot: u64) -> Option<Impairment> {
+        let pct = u64::from(self.impaired_pct);
+        let impaired = (bot + 1) * pct / 100 != bot * pct / 100;
+        self.impairment.filter(|_| impaired)
     }
 
     /// Connects `rtc` to `transport` as a browser would: ICE controlling

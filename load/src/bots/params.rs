@@ -3,47 +3,125 @@
 //! and what the teacher `produce`s. Pure functions of the protocol's types
 //! (`podium-protocol`, mediasoup's data types); tested.
 
-use crate::engine::{Kind, PT_OPUS, PT_VP8, StreamSpec, TeacherMedia};
+use crate::engine::{
+    EXTENSIONS, Kind, PT_OPUS, PT_VP8, PT_VP8_RTX, Profile, StreamSpec, TeacherMedia,
+};
 use anyhow::{Context, bail};
 use mediasoup_types::data_structures::{DtlsFingerprint, DtlsParameters, DtlsRole, Protocol};
 use mediasoup_types::rtp_parameters::{
     MediaKind, MimeTypeAudio, MimeTypeVideo, RtcpFeedback, RtcpParameters, RtpCapabilities,
     RtpCodecCapability, RtpCodecParameters, RtpCodecParametersParameters, RtpEncodingParameters,
-    RtpParameters,
+    RtpHeaderExtension, RtpHeaderExtensionDirection, RtpHeaderExtensionUri, RtpParameters,
 };
 use podium_protocol::{ConsumerId, ConsumerType, Request, Source, TransportCreated, TransportId};
 use std::net::{IpAddr, SocketAddr};
 use std::num::{NonZeroU8, NonZeroU32};
 use str0m::config::Fingerprint;
+use str0m::rtp::Extension;
 
 const OPUS_CLOCK_RATE: NonZeroU32 = NonZeroU32::new(48_000).unwrap();
 const VP8_CLOCK_RATE: NonZeroU32 = NonZeroU32::new(90_000).unwrap();
 const STEREO: NonZeroU8 = NonZeroU8::new(2).unwrap();
 const CNAME: &str = "podium-load-teacher";
 
-/// What the bots can receive: Opus and VP8, without RTX, NACK, transport-cc
-/// or header extensions, so every gap in sequence numbers is a loss.
-pub fn rtp_capabilities() -> RtpCapabilities {
-    RtpCapabilities {
-        codecs: vec![
-            RtpCodecCapability::Audio {
-                mime_type: MimeTypeAudio::Opus,
-                preferred_payload_type: Some(PT_OPUS),
-                clock_rate: OPUS_CLOCK_RATE,
-                channels: STEREO,
-                parameters: RtpCodecParametersParameters::default(),
-                rtcp_feedback: vec![],
+/// What the bots can receive. Lean: Opus and VP8, without RTX, NACK,
+/// transport-cc or header extensions, so every gap in sequence numbers is a
+/// loss. Browser: what Chrome announces through mediasoup-client for these
+/// codecs: transport-cc on both, NACK, PLI, FIR and REMB on VP8 with its RTX,
+/// and the header extensions of [`EXTENSIONS`] (mid, abs-send-time,
+/// transport-wide-cc, and those Chrome takes when receiving).
+pub fn rtp_capabilities(profile: Profile) -> RtpCapabilities {
+    let browser = profile == Profile::Browser;
+    let mut codecs = vec![
+        RtpCodecCapability::Audio {
+            mime_type: MimeTypeAudio::Opus,
+            preferred_payload_type: Some(PT_OPUS),
+            clock_rate: OPUS_CLOCK_RATE,
+            channels: STEREO,
+            parameters: if browser {
+                RtpCodecParametersParameters::from([
+                    ("minptime", 10_u32.into()),
+                    ("useinbandfec", 1_u32.into()),
+                ])
+            } else {
+                RtpCodecParametersParameters::default()
             },
-            RtpCodecCapability::Video {
-                mime_type: MimeTypeVideo::Vp8,
-                preferred_payload_type: Some(PT_VP8),
-                clock_rate: VP8_CLOCK_RATE,
-                parameters: RtpCodecParametersParameters::default(),
-                rtcp_feedback: vec![],
+            rtcp_feedback: if browser {
+                vec![RtcpFeedback::TransportCc]
+            } else {
+                vec![]
             },
-        ],
-        header_extensions: vec![],
+        },
+        RtpCodecCapability::Video {
+            mime_type: MimeTypeVideo::Vp8,
+            preferred_payload_type: Some(PT_VP8),
+            clock_rate: VP8_CLOCK_RATE,
+            parameters: RtpCodecParametersParameters::default(),
+            rtcp_feedback: if browser {
+                vec![
+                    RtcpFeedback::GoogRemb,
+                    RtcpFeedback::TransportCc,
+                    RtcpFeedback::CcmFir,
+                    RtcpFeedback::Nack,
+                    RtcpFeedback::NackPli,
+                ]
+            } else {
+                vec![]
+            },
+        },
+    ];
+    if browser {
+        codecs.push(RtpCodecCapability::Video {
+            mime_type: MimeTypeVideo::Rtx,
+            preferred_payload_type: Some(PT_VP8_RTX),
+            clock_rate: VP8_CLOCK_RATE,
+            parameters: RtpCodecParametersParameters::from([("apt", u32::from(PT_VP8).into())]),
+            rtcp_feedback: vec![],
+        });
     }
+    let header_extensions = if browser {
+        EXTENSIONS
+            .iter()
+            .flat_map(|(id, extension)| {
+                header_extension_uri(extension)
+                    .into_iter()
+                    .flat_map(move |(uri, kinds)| {
+                        kinds.iter().map(move |kind| RtpHeaderExtension {
+                            kind: *kind,
+                            uri,
+                            preferred_id: u16::from(*id),
+                            preferred_encrypt: false,
+                            direction: RtpHeaderExtensionDirection::SendRecv,
+                        })
+                    })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    RtpCapabilities {
+        codecs,
+        header_extensions,
+    }
+}
+
+/// mediasoup's name of a str0m header extension, and the kinds it is for.
+fn header_extension_uri(
+    extension: &Extension,
+) -> Option<(RtpHeaderExtensionUri, &'static [MediaKind])> {
+    const BOTH: &[MediaKind] = &[MediaKind::Audio, MediaKind::Video];
+    Some(match extension {
+        Extension::RtpMid => (RtpHeaderExtensionUri::Mid, BOTH),
+        Extension::AbsoluteSendTime => (RtpHeaderExtensionUri::AbsSendTime, &[MediaKind::Video]),
+        Extension::TransportSequenceNumber => (RtpHeaderExtensionUri::TransportWideCcDraft01, BOTH),
+        Extension::AudioLevel => (RtpHeaderExtensionUri::SsrcAudioLevel, &[MediaKind::Audio]),
+        Extension::VideoOrientation => {
+            (RtpHeaderExtensionUri::VideoOrientation, &[MediaKind::Video])
+        }
+        Extension::AbsoluteCaptureTime => (RtpHeaderExtensionUri::AbsCaptureTime, BOTH),
+        Extension::PlayoutDelay => (RtpHeaderExtensionUri::PlayoutDelay, BOTH),
+        _ => return None,
+    })
 }
 
 /// A WebRtcTransport as `createTransport` describes it.
@@ -132,6 +210,10 @@ pub struct Consumer {
     pub stream: StreamSpec,
 }
 
+/// Reads a `consume` answer. The payload types and header extension ids
+/// must be those the bots' `Rtc` was built with (mediasoup's, see
+/// `crate::engine`): a server that assigns others is an error, not silent
+/// loss.
 pub fn parse_consumed(consumed: &podium_protocol::Consumed) -> anyhow::Result<Consumer> {
     let kind = match consumed.kind {
         MediaKind::Audio => Kind::Audio,
@@ -139,16 +221,51 @@ pub fn parse_consumed(consumed: &podium_protocol::Consumed) -> anyhow::Result<Co
     };
     let rtp = &consumed.rtp_parameters;
     let mid = rtp.mid.clone().context("consume: no mid")?;
-    let ssrc = rtp
-        .encodings
-        .first()
-        .and_then(|e| e.ssrc)
-        .context("consume: no ssrc")?;
+    let encoding = rtp.encodings.first().context("consume: no encoding")?;
+    let ssrc = encoding.ssrc.context("consume: no ssrc")?;
     let clock_rate = rtp
         .codecs
         .first()
         .map(|c| c.clock_rate().get())
         .context("consume: no clockRate")?;
+    for codec in &rtp.codecs {
+        let expected = match codec {
+            RtpCodecParameters::Audio {
+                mime_type: MimeTypeAudio::Opus,
+                ..
+            } => PT_OPUS,
+            RtpCodecParameters::Video {
+                mime_type: MimeTypeVideo::Vp8,
+                ..
+            } => PT_VP8,
+            RtpCodecParameters::Video {
+                mime_type: MimeTypeVideo::Rtx,
+                ..
+            } => PT_VP8_RTX,
+            _ => continue,
+        };
+        if codec.payload_type() != expected {
+            bail!(
+                "consume: the server sends {:?} as payload type {}, the bots expect {expected}",
+                codec.mime_type(),
+                codec.payload_type()
+            );
+        }
+    }
+    for extension in &rtp.header_extensions {
+        let ours = EXTENSIONS
+            .iter()
+            .find(|(_, e)| header_extension_uri(e).is_some_and(|(uri, _)| uri == extension.uri));
+        if let Some((id, _)) = ours
+            && u16::from(*id) != extension.id
+        {
+            bail!(
+                "consume: the server uses id {} for {:?}, the bots {id}",
+                extension.id,
+                extension.uri
+            );
+        }
+    }
     Ok(Consumer {
         id: consumed.consumer_id,
         kind,
@@ -156,6 +273,7 @@ pub fn parse_consumed(consumed: &podium_protocol::Consumed) -> anyhow::Result<Co
         stream: StreamSpec {
             mid,
             ssrc,
+            rtx_ssrc: encoding.rtx.as_ref().map(|r| r.ssrc),
             kind,
             clock_rate,
         },
@@ -354,7 +472,7 @@ mod tests {
     fn requests_are_the_bots_json() {
         assert_eq!(
             wire(&Request::SetRtpCapabilities {
-                rtp_capabilities: rtp_capabilities()
+                rtp_capabilities: rtp_capabilities(Profile::Lean)
             }),
             json!({ "rtpCapabilities": {
                 "codecs": [

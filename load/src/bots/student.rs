@@ -1,10 +1,10 @@
 //! A student: join, receive transport, ICE + DTLS (via its shard), consume
-//! and resume every producer, pin the simulcast layer, then stay until told
-//! to leave or closed by the server.
+//! and resume every producer (a lean student pins the simulcast layer), then
+//! stay until told to leave or closed by the server.
 
 use super::SharedCtx;
 use super::params::{self, Consumer};
-use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
+use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind, Profile};
 use crate::signaling::{Signal, SignalError, wire_name};
 use podium_protocol::{Direction, Empty, Joined, Notification, ProducerId, Request};
 use std::sync::Arc;
@@ -122,7 +122,7 @@ async fn join(
     let joined: Joined = signal.request(Request::Join {}).await?;
     signal
         .request::<Empty>(Request::SetRtpCapabilities {
-            rtp_capabilities: params::rtp_capabilities(),
+            rtp_capabilities: params::rtp_capabilities(ctx.profile),
         })
         .await?;
     phases.done(1);
@@ -151,6 +151,8 @@ async fn join(
         rtc,
         transport.udp,
         consumers.iter().map(|c| c.stream.clone()).collect(),
+        ctx.profile,
+        ctx.impairment_for(bot),
     );
     for consumer in &consumers {
         signal
@@ -163,7 +165,8 @@ async fn join(
     Ok(signal)
 }
 
-/// `consume`, then pins the video layer (before the consumer is resumed).
+/// `consume`, then (lean students) pins the video layer before the consumer
+/// is resumed; browser-like ones leave it to mediasoup's estimate.
 async fn consume(
     ctx: &SharedCtx,
     signal: &mut Signal,
@@ -171,7 +174,7 @@ async fn consume(
 ) -> anyhow::Result<Consumer> {
     let consumer =
         params::parse_consumed(&signal.request(Request::Consume { producer_id }).await?)?;
-    if consumer.kind == Kind::Video && consumer.simulcast {
+    if consumer.kind == Kind::Video && consumer.simulcast && ctx.profile == Profile::Lean {
         signal
             .request::<Empty>(Request::SetConsumerPreferredLayers {
                 consumer_id: consumer.id,

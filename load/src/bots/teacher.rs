@@ -4,7 +4,7 @@
 
 use super::SharedCtx;
 use super::params;
-use crate::engine::{Publisher, PublisherStats, TeacherMedia, udp};
+use crate::engine::{Profile, Publisher, PublisherStats, TeacherMedia, new_rtc, udp};
 use crate::media::{LAYERS, MediaSet};
 use crate::signaling::{Signal, wire_name};
 use anyhow::Context;
@@ -47,7 +47,9 @@ impl Teacher {
         let rtc = ctx
             .connect_rtc(
                 &mut signal,
-                ctx.new_rtc(),
+                // The teacher sends as before in every profile: what is
+                // measured is the students' side.
+                new_rtc(&ctx.cert, std::time::Instant::now(), Profile::Lean),
                 socket.local_addr()?,
                 &transport,
                 |rtc| ssrcs.declare(rtc),

@@ -1,9 +1,11 @@
 //! A shard: one thread, one UDP socket, many students. Datagrams are routed
 //! to the student whose SFU transport sent them (each mediasoup
-//! WebRtcTransport has its own port); str0m timeouts live in one heap.
+//! WebRtcTransport has its own port); str0m timeouts live in one heap, and
+//! so do the datagrams impaired students' links hold back.
 
-use super::receiver::Receiver;
-use super::{BotEvent, BotId, Kind, udp};
+use super::impair::Impairment;
+use super::receiver::{Held, Receiver};
+use super::{BotEvent, BotId, Kind, Profile, udp};
 use crate::stats::BotCounters;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -20,9 +22,13 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 pub struct StreamSpec {
     pub mid: String,
     pub ssrc: u32,
+    /// Where its retransmissions come (browser-like students).
+    pub rtx_ssrc: Option<u32>,
     pub kind: Kind,
     pub clock_rate: u32,
 }
+
+pub use super::receiver::View as BotView;
 
 enum Command {
     Add {
@@ -30,7 +36,10 @@ enum Command {
         rtc: Box<Rtc>,
         remote: SocketAddr,
         streams: Vec<StreamSpec>,
+        profile: Profile,
+        impairment: Option<Impairment>,
     },
+    SetCapped(bool),
     AddStreams {
         bot: BotId,
         streams: Vec<StreamSpec>,
@@ -51,6 +60,8 @@ pub struct ShardSnapshot {
     pub totals: BotCounters,
     /// The bots present now.
     pub bots: Vec<(BotId, BotCounters)>,
+    /// What each of them receives now (layer, impairment).
+    pub views: Vec<(BotId, BotView)>,
     pub connected: usize,
     pub failed: usize,
     pub local_port: u16,
@@ -84,13 +95,28 @@ impl Shard {
         })
     }
 
-    pub fn add(&self, bot: BotId, rtc: Rtc, remote: SocketAddr, streams: Vec<StreamSpec>) {
+    pub fn add(
+        &self,
+        bot: BotId,
+        rtc: Rtc,
+        remote: SocketAddr,
+        streams: Vec<StreamSpec>,
+        profile: Profile,
+        impairment: Option<Impairment>,
+    ) {
         let _ = self.tx.send(Command::Add {
             bot,
             rtc: Box::new(rtc),
             remote,
             streams,
+            profile,
+            impairment,
         });
+    }
+
+    /// Puts the bandwidth cap of every impaired student on or off.
+    pub fn set_capped(&self, capped: bool) {
+        let _ = self.tx.send(Command::SetCapped(capped));
     }
 
     pub fn add_streams(&self, bot: BotId, streams: Vec<StreamSpec>) {
@@ -127,6 +153,10 @@ struct Loop {
     bots: HashMap<BotId, Receiver>,
     by_remote: HashMap<SocketAddr, BotId>,
     timers: BinaryHeap<Reverse<(Instant, BotId)>>,
+    /// Datagrams impaired links hold back: (release time, order, bot).
+    held: BinaryHeap<Reverse<(Instant, u64, BotId)>>,
+    held_data: HashMap<u64, Held>,
+    next_held: u64,
     retired: BotCounters,
     failed: usize,
     epoch: Instant,
@@ -147,6 +177,9 @@ impl Loop {
             bots: HashMap::new(),
             by_remote: HashMap::new(),
             timers: BinaryHeap::new(),
+            held: BinaryHeap::new(),
+            held_data: HashMap::new(),
+            next_held: 0,
             retired: BotCounters::default(),
             failed: 0,
             epoch: Instant::now(),
@@ -180,9 +213,11 @@ impl Loop {
                 }
             }
             let now = Instant::now();
+            self.release_held(now);
             self.run_timers(now);
             if received == 0 {
                 let next = self.next_timer().unwrap_or(now + Duration::from_millis(20));
+                let next = self.next_held().map_or(next, |h| h.min(next));
                 let wait = next
                     .saturating_duration_since(Instant::now())
                     .min(Duration::from_millis(20));
@@ -200,9 +235,11 @@ impl Loop {
                 rtc,
                 remote,
                 streams,
+                profile,
+                impairment,
             } => {
                 let now = Instant::now();
-                let mut receiver = Receiver::new(bot, remote, *rtc, now);
+                let mut receiver = Receiver::new(bot, remote, *rtc, profile, impairment, now);
                 for spec in &streams {
                     receiver.add_stream(spec);
                 }
@@ -228,6 +265,11 @@ impl Loop {
                     }
                 }
             }
+            Command::SetCapped(capped) => {
+                for receiver in self.bots.values_mut() {
+                    receiver.set_capped(capped);
+                }
+            }
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
@@ -239,9 +281,62 @@ impl Loop {
         let Some(&bot) = self.by_remote.get(&from) else {
             return; // a transport we already left
         };
-        if let Some(receiver) = self.bots.get_mut(&bot) {
-            receiver.receive(Instant::now(), self.local, data);
-            self.drive(bot);
+        let Some(receiver) = self.bots.get_mut(&bot) else {
+            return;
+        };
+        let now = Instant::now();
+        match &mut receiver.downlink {
+            Some(link) => {
+                if let Some(at) = link.pass(now, data.len()) {
+                    self.hold(
+                        bot,
+                        Held {
+                            at,
+                            data: data.to_vec(),
+                            to: None,
+                        },
+                    );
+                }
+            }
+            None => {
+                receiver.receive(now, self.local, data);
+                self.drive(bot);
+            }
+        }
+    }
+
+    fn hold(&mut self, bot: BotId, held: Held) {
+        let order = self.next_held;
+        self.next_held += 1;
+        self.held.push(Reverse((held.at, order, bot)));
+        self.held_data.insert(order, held);
+    }
+
+    fn next_held(&self) -> Option<Instant> {
+        self.held.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Delivers and sends what impaired links held back until now.
+    fn release_held(&mut self, now: Instant) {
+        while let Some(&Reverse((at, order, bot))) = self.held.peek() {
+            if at > now {
+                break;
+            }
+            self.held.pop();
+            let Some(held) = self.held_data.remove(&order) else {
+                continue;
+            };
+            match held.to {
+                Some(to) => {
+                    let _ = self.socket.send_to(&held.data, to);
+                }
+                None => {
+                    if let Some(receiver) = self.bots.get_mut(&bot) {
+                        receiver.receive(now, self.local, &held.data);
+                        self.drive(bot);
+                    }
+                }
+            }
         }
     }
 
@@ -254,6 +349,10 @@ impl Loop {
         if receiver.scheduled.is_none_or(|s| at < s) {
             receiver.scheduled = Some(at);
             self.timers.push(Reverse((at, bot)));
+        }
+        let outbox = std::mem::take(&mut receiver.outbox);
+        for held in outbox {
+            self.hold(bot, held);
         }
     }
 
@@ -284,18 +383,21 @@ impl Loop {
     fn snapshot(&self) -> ShardSnapshot {
         let mut totals = self.retired;
         let mut bots = Vec::with_capacity(self.bots.len());
+        let mut views = Vec::with_capacity(self.bots.len());
         let mut connected = 0;
         let mut failed = self.failed;
         for (id, receiver) in &self.bots {
             let counters = receiver.counters();
             totals.add(&counters);
             bots.push((*id, counters));
+            views.push((*id, receiver.view()));
             connected += usize::from(receiver.is_connected());
             failed += usize::from(receiver.dead);
         }
         ShardSnapshot {
             totals,
             bots,
+            views,
             connected,
             failed,
             local_port: self.local.port(),

@@ -48,6 +48,23 @@ pub fn is_keyframe_start(payload: &[u8]) -> bool {
     start_of_partition && payload.get(len).is_some_and(|h| h & 0x01 == 0)
 }
 
+/// The picture size a keyframe's first packet announces (RFC 6386, 9.1:
+/// after the 3-byte frame tag, the start code 9d 01 2a, then 14-bit width
+/// and height, little-endian).
+pub fn keyframe_size(payload: &[u8]) -> Option<(u16, u16)> {
+    if !is_keyframe_start(payload) {
+        return None;
+    }
+    let header = payload.get(descriptor_len(payload)?..)?;
+    if header.get(3..6)? != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let size = header.get(6..10)?;
+    let width = u16::from_le_bytes([size[0], size[1]]) & 0x3fff;
+    let height = u16::from_le_bytes([size[2], size[3]]) & 0x3fff;
+    Some((width, height))
+}
+
 /// Writes a 15-bit picture ID into a copy of `payload`, when it has one.
 pub fn with_picture_id(payload: &[u8], picture_id: u16) -> Vec<u8> {
     let mut out = payload.to_vec();
@@ -81,6 +98,20 @@ mod tests {
             0,
             0,
         ]
+    }
+
+    #[test]
+    fn reads_a_keyframe_size() {
+        // Descriptor (start of partition 0, no extension), frame tag of a
+        // keyframe, start code, 640 x 360.
+        let key = [
+            0x10, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01, 0xff,
+        ];
+        assert_eq!(keyframe_size(&key), Some((640, 360)));
+        let mut delta = key;
+        delta[1] |= 0x01;
+        assert_eq!(keyframe_size(&delta), None);
+        assert_eq!(keyframe_size(&key[..8]), None);
     }
 
     #[test]
