@@ -308,6 +308,7 @@ pub fn step(
         rtx_recovered: window.rtx,
         nacks_per_s: round1(window.nacks as f64 / secs),
         plis: window.plis,
+        layer_switch_skips: window.switch_skips,
         good,
         impaired: bad,
         top_layer_p50_ms: to_top.p50,

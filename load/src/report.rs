@@ -46,6 +46,9 @@ pub struct Step {
     pub rtx_recovered: u64,
     pub nacks_per_s: f64,
     pub plis: u64,
+    /// Sequence numbers mediasoup skipped at layer switches: not expected,
+    /// so not loss (they have no packet behind them).
+    pub layer_switch_skips: u64,
     /// Students on good links and on impaired ones: loss and layers.
     pub good: crate::measure::Group,
     pub impaired: crate::measure::Group,
@@ -333,14 +336,14 @@ pub fn table(steps: &[Step]) -> String {
 /// the same for the impaired share.
 pub fn repair_table(steps: &[Step]) -> String {
     let mut out = String::from(
-        "| phase | workers | students | loss before repair % | loss after repair % | RTX recovered | NACKs/s | PLIs | layers 180p/360p/720p | to 720p p50/p95 ms | impaired | impaired loss before/after % | impaired layers |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| phase | workers | students | loss before repair % | loss after repair % | RTX recovered | NACKs/s | PLIs | layer-switch skips | layers 180p/360p/720p | to 720p p50/p95 ms | impaired | impaired loss before/after % | impaired layers |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in steps {
         let layers = |l: &[usize; 3]| format!("{}/{}/{}", l[0], l[1], l[2]);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {:.0}/{:.0} | {} | {:.2}/{:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.1} | {} | {} | {} | {:.0}/{:.0} | {} | {:.2}/{:.2} | {} |",
             s.phase,
             s.workers,
             s.students,
@@ -349,6 +352,7 @@ pub fn repair_table(steps: &[Step]) -> String {
             s.rtx_recovered,
             s.nacks_per_s,
             s.plis,
+            s.layer_switch_skips,
             layers(&s.good.layers),
             s.top_layer_p50_ms,
             s.top_layer_p95_ms,

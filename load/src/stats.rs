@@ -17,6 +17,9 @@ pub struct StreamStats {
     received: u64,
     /// Bytes of RTP payload received.
     payload_bytes: u64,
+    /// Sequence numbers the sender skipped on purpose (no packet behind
+    /// them): not expected.
+    skipped: u64,
     jitter: Jitter,
 }
 
@@ -49,9 +52,22 @@ impl StreamStats {
         self.highest
     }
 
-    /// Packets expected so far: the span of sequence numbers seen.
+    /// Whether any packet came yet.
+    pub fn started(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// `n` sequence numbers that carry no packet, by the sender's choice.
+    pub fn skip(&mut self, n: u64) {
+        self.skipped += n;
+    }
+
+    /// Packets expected so far: the span of sequence numbers seen, less
+    /// those skipped on purpose.
     pub fn expected(&self) -> u64 {
-        self.base.map_or(0, |base| self.highest - base + 1)
+        self.base.map_or(0, |base| {
+            (self.highest - base + 1).saturating_sub(self.skipped)
+        })
     }
 
     pub fn counters(&self) -> Counters {
@@ -154,6 +170,8 @@ pub struct BotCounters {
     /// NACKs and PLIs the student sent.
     pub nacks: u64,
     pub plis: u64,
+    /// Sequence numbers mediasoup skipped at a layer switch (not loss).
+    pub switch_skips: u64,
 }
 
 impl BotCounters {
@@ -165,6 +183,7 @@ impl BotCounters {
         self.rtx += other.rtx;
         self.nacks += other.nacks;
         self.plis += other.plis;
+        self.switch_skips += other.switch_skips;
     }
 
     pub fn since(&self, earlier: &BotCounters) -> BotCounters {
@@ -176,6 +195,7 @@ impl BotCounters {
             rtx: self.rtx.saturating_sub(earlier.rtx),
             nacks: self.nacks.saturating_sub(earlier.nacks),
             plis: self.plis.saturating_sub(earlier.plis),
+            switch_skips: self.switch_skips.saturating_sub(earlier.switch_skips),
         }
     }
 
@@ -293,6 +313,15 @@ mod tests {
         assert_eq!(c.received, 5);
         assert_eq!(c.lost(), 2);
         assert!((c.loss_pct() - 200.0 / 7.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn numbers_skipped_on_purpose_are_not_loss() {
+        let mut s = StreamStats::default();
+        feed(&mut s, &[100, 101, 103, 104, 107]);
+        s.skip(1); // 102: mediasoup's skip at a layer switch
+        let c = s.counters();
+        assert_eq!((c.expected, c.received, c.lost()), (7, 5, 2));
     }
 
     #[test]

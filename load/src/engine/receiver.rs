@@ -11,6 +11,7 @@ use crate::media::vp8;
 use crate::stats::{BotCounters, StreamStats};
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
@@ -72,6 +73,8 @@ pub struct Receiver {
     udp_bytes: u64,
     /// RTX packets received (each repairs a loss).
     rtx: u64,
+    /// Sequence numbers mediasoup skipped at layer switches.
+    switch_skips: u64,
     /// NACKs and PLIs sent, by mid (str0m's cumulative figures).
     feedback: HashMap<Mid, (u64, u64)>,
     /// Video packets missing (extended sequence number, noticed at).
@@ -120,6 +123,7 @@ impl Receiver {
             datagrams: 0,
             udp_bytes: 0,
             rtx: 0,
+            switch_skips: 0,
             feedback: HashMap::new(),
             holes: VecDeque::new(),
             last_pli: None,
@@ -259,12 +263,26 @@ impl Receiver {
                     .saturating_duration_since(epoch)
                     .as_secs_f64();
                 let seq = *packet.seq_no;
-                let fresh = stream.stats.expected() == 0 || seq > stream.stats.highest();
-                let gap = if fresh && stream.stats.expected() > 0 {
+                let gap = if stream.stats.started() && seq > stream.stats.highest() {
                     seq - stream.stats.highest() - 1
                 } else {
                     0
                 };
+                // mediasoup skips one sequence number when it switches a
+                // simulcast consumer to another layer after a packet that
+                // did not end a frame (mediasoup PR 823): the number right
+                // before the new layer's keyframe has no packet behind it.
+                let mut skipped = 0;
+                if gap > 0
+                    && stream.kind == Kind::Video
+                    && self.profile == Profile::Browser
+                    && let Some((_, height)) = vp8::keyframe_size(&packet.payload)
+                    && self.view.layer.is_some_and(|l| l != layer_of(height))
+                {
+                    stream.stats.skip(1);
+                    skipped = 1;
+                }
+                self.switch_skips += skipped;
                 stream.stats.on_packet(
                     seq,
                     packet.header.timestamp,
@@ -274,7 +292,8 @@ impl Receiver {
                 );
                 let kind = stream.kind;
                 if kind == Kind::Video && self.profile == Profile::Browser {
-                    self.watch_video(seq, gap, packet.timestamp, &packet.payload);
+                    let missing = seq - gap..seq - skipped;
+                    self.watch_video(seq, missing, packet.timestamp, &packet.payload);
                 }
                 let slot = kind as usize;
                 if !self.got_first[slot] {
@@ -306,7 +325,7 @@ impl Receiver {
 
     /// A browser-like student's video: which layer it gets, and a keyframe
     /// request when a packet is lost for good (NACK did not bring it back).
-    fn watch_video(&mut self, seq: u64, gap: u64, now: Instant, payload: &[u8]) {
+    fn watch_video(&mut self, seq: u64, missing: Range<u64>, now: Instant, payload: &[u8]) {
         if let Some((_, height)) = vp8::keyframe_size(payload) {
             let layer = layer_of(height);
             if self.view.layer != Some(layer) {
@@ -317,9 +336,9 @@ impl Receiver {
                 self.view.top_layer_at = Some(now);
             }
         }
-        if gap > 0 {
-            for missing in seq.saturating_sub(gap.min(64))..seq {
-                self.holes.push_back((missing, now));
+        if !missing.is_empty() {
+            for hole in missing.end.saturating_sub(64).max(missing.start)..missing.end {
+                self.holes.push_back((hole, now));
             }
             while self.holes.len() > 256 {
                 self.holes.pop_front();
@@ -378,6 +397,7 @@ impl Receiver {
             datagrams: self.datagrams,
             udp_bytes: self.udp_bytes,
             rtx: self.rtx,
+            switch_skips: self.switch_skips,
             nacks: self.feedback.values().map(|f| f.0).sum(),
             plis: self.feedback.values().map(|f| f.1).sum(),
             ..Default::default()
