@@ -54,15 +54,15 @@ impl Follower {
         }
     }
 
-    /// Looks at the room once: gives the egress any change, and says
-    /// whether the teacher's video is gone for good.
+    /// Looks at the room once: gives the egress any change (again at the
+    /// next tick if it could not take it), and says whether the teacher's
+    /// video is gone for good.
     pub(crate) async fn tick(&mut self, room: &Room, egress: &Egress) -> Followed {
         let now = room.composed_sources(self.voices);
-        if now != self.sources {
-            self.sources = now;
-            self.apply(room, egress).await;
+        if now != self.sources && self.apply(room, egress, &now).await {
+            self.sources = now.clone();
         }
-        if has_video(&self.sources) {
+        if has_video(&now) {
             self.no_video_since = None;
             return Followed::Going;
         }
@@ -75,20 +75,23 @@ impl Follower {
         }
     }
 
-    async fn apply(&self, room: &Room, egress: &Egress) {
-        let result = match room.home_router_with(&producers(&self.sources)).await {
+    /// Gives the egress `sources` (piped to its router first); whether it took them.
+    async fn apply(&self, room: &Room, egress: &Egress, sources: &ComposedSources) -> bool {
+        let result = match room.home_router_with(&producers(sources)).await {
             Ok(_) => egress
-                .set_inputs(compose_inputs(&self.sources))
+                .set_inputs(compose_inputs(sources))
                 .await
                 .map_err(egress_error),
             Err(error) => Err(error),
         };
         match result {
             Ok(()) => {
-                tracing::info!(room = %room.id(), id = %self.id, sources = ?self.sources, "{} follows the room's producers", self.what);
+                tracing::info!(room = %room.id(), id = %self.id, ?sources, "{} follows the room's producers", self.what);
+                true
             }
             Err(error) => {
-                tracing::warn!(room = %room.id(), id = %self.id, %error, "{} could not take the teacher's producers", self.what);
+                tracing::warn!(room = %room.id(), id = %self.id, %error, "{} could not take the teacher's producers (tried again in a moment)", self.what);
+                false
             }
         }
     }

@@ -496,6 +496,13 @@ async fn supervise(
     let mut poll = tokio::time::interval(follow::POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        // Ended before `events` was subscribed, no event would come: the
+        // status says so (every later change is an event).
+        let status = egress.status();
+        if status.state.is_final() {
+            notify(&status);
+            break;
+        }
         let event = tokio::select! {
             event = events.recv() => event,
             _ = poll.tick(), if follower.is_some() => {

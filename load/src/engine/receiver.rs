@@ -27,6 +27,8 @@ const PLI_GAP: Duration = Duration::from_secs(1);
 struct RxStream {
     ssrc: u32,
     rtx: Option<u32>,
+    /// Whether the highest packet so far ended a frame (RTP marker).
+    last_marker: bool,
     kind: Kind,
     clock_rate: u32,
     stats: StreamStats,
@@ -170,6 +172,7 @@ impl Receiver {
         }
         self.streams.push(RxStream {
             ssrc: spec.ssrc,
+            last_marker: true,
             rtx: spec.rtx_ssrc.filter(|_| self.profile == Profile::Browser),
             kind: spec.kind,
             clock_rate: spec.clock_rate,
@@ -276,11 +279,15 @@ impl Receiver {
                 if gap > 0
                     && stream.kind == Kind::Video
                     && self.profile == Profile::Browser
+                    && !stream.last_marker
                     && let Some((_, height)) = vp8::keyframe_size(&packet.payload)
                     && self.view.layer.is_some_and(|l| l != layer_of(height))
                 {
                     stream.stats.skip(1);
                     skipped = 1;
+                }
+                if !stream.stats.started() || seq > stream.stats.highest() {
+                    stream.last_marker = packet.header.marker;
                 }
                 self.switch_skips += skipped;
                 stream.stats.on_packet(

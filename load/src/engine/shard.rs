@@ -327,9 +327,11 @@ impl Loop {
                 continue;
             };
             match held.to {
-                Some(to) => {
+                // A bot that left sends nothing more.
+                Some(to) if self.bots.contains_key(&bot) => {
                     let _ = self.socket.send_to(&held.data, to);
                 }
+                Some(_) => {}
                 None => {
                     if let Some(receiver) = self.bots.get_mut(&bot) {
                         receiver.receive(now, self.local, &held.data);
