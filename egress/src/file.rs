@@ -261,27 +261,24 @@ impl Gate {
     }
 
     /// Compares running times: the encoders' timestamps are not on one
-    /// scale (x264 starts its own at 1000 h), their running times are.
+    /// scale (x264 starts its own at 1000 h), their running times are. A
+    /// buffer without one cannot be placed in the file: mp4mux would fail
+    /// the recording on it ("Buffer has no PTS"). h264parse sends such a
+    /// buffer now and then: a header with a DTS and no PTS.
     fn admit(&self, pad: &gst::Pad, buffer: gst::Buffer) -> Vec<gst::Buffer> {
-        let time = buffer.pts().and_then(|pts| running_time(pad, pts));
+        let Some(time) = buffer.pts().and_then(|pts| running_time(pad, pts)) else {
+            return Vec::new();
+        };
         if self.video {
             if self.progress.started().is_none() {
                 if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
                     return Vec::new();
                 }
-                let Some(time) = time else {
-                    return Vec::new();
-                };
                 self.progress.first_pts.store(time, Ordering::Relaxed);
             }
-            if let Some(time) = time {
-                self.progress.last_pts.store(time, Ordering::Relaxed);
-            }
+            self.progress.last_pts.store(time, Ordering::Relaxed);
             return vec![buffer];
         }
-        let Some(time) = time else {
-            return Vec::new();
-        };
         let mut held = self.held.lock();
         match self.progress.started() {
             None => {
@@ -337,6 +334,43 @@ mod tests {
         };
         streams.pipeline.set_state(gst::State::Playing).unwrap();
         streams
+    }
+
+    /// A buffer h264parse sends now and then: a header with a DTS and no
+    /// PTS. Once the file has started, it must not reach mp4mux: it fails
+    /// the whole recording there ("Buffer has no PTS").
+    #[test]
+    fn video_without_a_timestamp_is_kept_out_of_the_file() {
+        gst::init().unwrap();
+        let pad = gst::Pad::builder(gst::PadDirection::Sink).build();
+        pad.set_active(true).unwrap();
+        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        segment.set_start(gst::ClockTime::from_seconds(3600));
+        pad.store_sticky_event(&gst::event::Segment::new(&segment))
+            .unwrap();
+        let frame = |pts: Option<u64>, dts: u64, delta: bool| {
+            let mut buffer = gst::Buffer::with_size(64).unwrap();
+            let b = buffer.get_mut().unwrap();
+            b.set_pts(pts.map(gst::ClockTime::from_mseconds));
+            b.set_dts(gst::ClockTime::from_mseconds(dts));
+            if delta {
+                b.set_flags(gst::BufferFlags::DELTA_UNIT | gst::BufferFlags::HEADER);
+            }
+            buffer
+        };
+        let gate = Gate::new(true, Arc::default());
+        assert_eq!(
+            gate.admit(&pad, frame(Some(3_600_000), 3_600_000, false))
+                .len(),
+            1
+        );
+        assert!(gate.admit(&pad, frame(None, 3_600_033, true)).is_empty());
+        assert_eq!(
+            gate.admit(&pad, frame(Some(3_600_033), 3_600_033, true))
+                .len(),
+            1
+        );
+        assert_eq!(gate.progress.duration(), Duration::from_millis(33));
     }
 
     /// A file attached to a playing pipeline and detached gracefully is

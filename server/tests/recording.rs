@@ -460,14 +460,14 @@ async fn a_recording_stops_at_its_maximum_duration() {
         .expect("the recording ends at its maximum duration");
     assert_eq!(ended["active"], false);
     let (_, summary) = recording(&app, &id).await;
-    assert_eq!(summary["state"], "finished");
+    assert_eq!(summary["state"], "finished", "{summary}");
     assert_eq!(summary["endReason"], "maxDuration");
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
-    logs();
+    let logs = logs();
     let app = TestApp::with(config(&[("PODIUM_EGRESS__TEACHER_GRACE_SECS", "3")])).await;
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
     let (mut student, _) = app.join("flaky", "Bob", Role::Student).await;
@@ -479,13 +479,22 @@ async fn a_teacher_who_drops_and_comes_back_stays_in_the_same_recording() {
     teacher.close().await;
     let (mut teacher, _) = app.join("flaky", "Ada", Role::Teacher).await;
     teacher_producing(&mut teacher, &["screen", "mic"]).await;
-    assert!(
-        student
-            .try_notified("recording", Duration::from_secs(4))
-            .await
-            .is_none(),
-        "the recording did not stop"
-    );
+    if let Some(ended) = student
+        .try_notified("recording", Duration::from_secs(4))
+        .await
+    {
+        let (_, summary) = recording(&app, &id).await;
+        let lines: Vec<String> = logs
+            .text()
+            .lines()
+            .filter(|l| l.contains("flaky") || l.contains(id.as_str()))
+            .map(str::to_owned)
+            .collect();
+        panic!(
+            "the recording stopped ({ended}): {summary}\n{}",
+            lines.join("\n")
+        );
+    }
     let (_, list) = admin(
         &app,
         reqwest::Method::GET,

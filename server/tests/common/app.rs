@@ -468,7 +468,11 @@ pub async fn wait_for_log(
         if check(&text.lines().collect::<Vec<_>>()) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        if tokio::time::Instant::now() >= deadline {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            panic!("timed out: {what}; the log's last lines:\n{tail}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
