@@ -131,6 +131,38 @@ pub struct RampArgs {
     /// ...up to this many times.
     #[arg(long, default_value_t = 2)]
     pub retries: u32,
+    #[command(flatten)]
+    pub peer: PeerArgs,
+}
+
+/// A peer SFU measured after Podium, the same way.
+#[derive(Debug, Args)]
+pub struct PeerArgs {
+    /// After Podium, the same students on this SFU ("janus": Debian's
+    /// janus, VideoRoom, in a network namespace this tool makes; root).
+    #[arg(long, value_enum)]
+    pub peer: Option<Peer>,
+    /// The Janus binary.
+    #[arg(long, default_value = "janus")]
+    pub janus_bin: PathBuf,
+    /// Janus's event loops (its media threads); default: the largest
+    /// --workers value, the CPU Podium was given.
+    #[arg(long)]
+    pub janus_event_loops: Option<usize>,
+}
+
+impl PeerArgs {
+    pub fn janus_event_loops(&self, common: &Common) -> usize {
+        self.janus_event_loops
+            .or_else(|| common.workers.iter().copied().max())
+            .unwrap_or(2)
+    }
+}
+
+/// A peer SFU measured beside Podium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    Janus,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +199,8 @@ pub struct SmokeArgs {
     /// Students replaced (leave / drop and rejoin) after the window.
     #[arg(long, default_value_t = 10)]
     pub churn: usize,
+    #[command(flatten)]
+    pub peer: PeerArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 //! failures), folded from the events bots send.
 
 use crate::bots::{SharedCtx, student};
-use crate::engine::{BotEvent, BotId, JOIN_PHASES, Kind};
+use crate::engine::{BotEvent, BotId, Kind};
 use crate::stats::{Spread, millis_between};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ pub struct Record {
     pub first_audio: Option<Instant>,
     pub first_video: Option<Instant>,
     pub failed: Option<String>,
-    pub phases: Option<[f64; JOIN_PHASES.len()]>,
+    pub phases: Option<Vec<(&'static str, f64)>>,
     pub ended: Option<String>,
     exit: Option<oneshot::Sender<student::Exit>>,
 }
@@ -96,14 +96,24 @@ impl Crowd {
                 ..Default::default()
             },
         );
-        tokio::spawn(student::run(
-            self.ctx.clone(),
-            bot,
-            format!("Student {bot}"),
-            gate,
-            exit_rx,
-            self.tx.clone(),
-        ));
+        if self.ctx.janus.is_some() {
+            tokio::spawn(crate::janus::student::run(
+                self.ctx.clone(),
+                bot,
+                gate,
+                exit_rx,
+                self.tx.clone(),
+            ));
+        } else {
+            tokio::spawn(student::run(
+                self.ctx.clone(),
+                bot,
+                format!("Student {bot}"),
+                gate,
+                exit_rx,
+                self.tx.clone(),
+            ));
+        }
         bot
     }
 
@@ -306,13 +316,17 @@ impl Crowd {
                 _ => out.without_media += 1,
             }
         }
-        for (i, name) in JOIN_PHASES.iter().enumerate() {
-            let samples: Vec<f64> = ids
-                .iter()
-                .filter_map(|id| self.records.get(id)?.phases.map(|p| p[i]))
-                .collect();
+        let mut phases: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+        for (name, ms) in ids
+            .iter()
+            .filter_map(|id| self.records.get(id)?.phases.as_ref())
+            .flatten()
+        {
+            phases.entry(name).or_default().push(*ms);
+        }
+        for (name, samples) in phases {
             out.phase_p95_ms
-                .insert((*name).to_owned(), Spread::of(&samples).p95);
+                .insert(name.to_owned(), Spread::of(&samples).p95);
         }
         out.join = Spread::of(&join);
         out.first_video = Spread::of(&video);

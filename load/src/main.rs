@@ -2,6 +2,7 @@
 //! WebRTC. See `podium-load --help` and docs/benchmarks/README.md.
 
 mod bots;
+mod child;
 mod churn;
 mod cli;
 mod crowd;

@@ -8,8 +8,8 @@ use crate::engine::{BotView, PublisherStats, ShardSnapshot};
 use crate::procfs::{self, UdpErrors};
 use crate::prom::Scrape;
 use crate::report::Step;
-use crate::server::Server;
 use crate::stats::{BotCounters, Spread, millis_between, round1, round2};
+use crate::testbed::Sfu;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -64,7 +64,7 @@ fn thread_deltas(
 impl Probe {
     pub async fn take(
         ctx: &Ctx,
-        server: &Server,
+        server: &Sfu,
         teacher: PublisherStats,
         teacher_port: u16,
     ) -> Probe {
@@ -72,13 +72,14 @@ impl Probe {
         for shard in &ctx.shards {
             shards.push(shard.snapshot().await);
         }
-        let scrape = server.scrape(&ctx.client).await.unwrap_or_default();
+        let scrape = server.scrape(&ctx.client).await;
+        let pid = server.pid();
         let sockets = procfs::udp_sockets();
         let bot_ports: Vec<u16> = shards.iter().map(|s| s.local_port).collect();
         // The server's own sockets: its WebRTC transports (in its port
         // range) and the pipe transports between its workers (elsewhere).
-        let (lo, hi) = server.rtc_ports;
-        let inodes = procfs::socket_inodes(server.pid);
+        let (lo, hi) = server.rtc_ports();
+        let inodes = procfs::socket_inodes(pid);
         let (mut server_drops, mut pipe_drops) = (0, 0);
         for s in sockets.iter().filter(|s| inodes.contains(&s.inode)) {
             if (lo..=hi).contains(&s.local_port) {
@@ -102,16 +103,16 @@ impl Probe {
             at: Instant::now(),
             shards,
             scrape,
-            server_cpu: procfs::process_cpu_seconds(server.pid).unwrap_or(0.0),
+            server_cpu: procfs::process_cpu_seconds(pid).unwrap_or(0.0),
             tool_cpu: procfs::process_cpu_seconds(std::process::id()).unwrap_or(0.0),
-            rss_mb: procfs::rss_mb(server.pid).unwrap_or(0.0),
+            rss_mb: procfs::rss_mb(pid).unwrap_or(0.0),
             udp: procfs::udp_errors(),
             server_drops,
             pipe_drops,
             teacher_drops,
             bot_drops,
             teacher,
-            server_threads: threads_by_name(server.pid),
+            server_threads: threads_by_name(pid),
             tool_threads: threads_by_name(std::process::id()),
             machine_busy: busy.0,
             softirq: busy.1,

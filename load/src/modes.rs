@@ -1,14 +1,14 @@
 //! The three things the tool does, end to end: ramp, churn, smoke.
 
 use crate::bots::student::Exit;
-use crate::bots::teacher::Teacher;
 use crate::churn::{self, ChurnReport};
-use crate::cli::{ChurnArgs, Common, RampArgs, SmokeArgs};
+use crate::cli::{ChurnArgs, Common, Peer, RampArgs, SmokeArgs};
 use crate::engine::Profile;
 use crate::measure::{self, judge};
 use crate::media::{LAYERS, MediaSet, OPUS_KBPS};
 use crate::procfs::Machine;
 use crate::report::{EngineCeiling, Report, Run, repair_table, table};
+use crate::testbed::TeacherBot;
 use crate::testbed::{Setup, Testbed};
 use crate::{plot, ramp};
 use anyhow::{Context, bail};
@@ -150,6 +150,27 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
         println!("-- {workers} worker(s): {}", run.stopped);
         runs.push(run);
     }
+    if args.peer.peer == Some(Peer::Janus) {
+        let loops = args.peer.janus_event_loops(common);
+        println!("\n== Janus, {loops} event loop(s)");
+        print!("{}", table(&[]));
+        let mut testbed = Testbed::open_janus(
+            &setup,
+            &args.peer.janus_bin,
+            loops,
+            Arc::clone(&media),
+            "ramp",
+        )
+        .await
+        .context("the Janus run")?;
+        let mut run = ramp::ramp(&mut testbed, &plan).await;
+        let (teacher, tail, stopped) = testbed.close().await;
+        run.teacher = teacher;
+        run.server_log_tail = tail;
+        tracing::info!(loops, %stopped, "janus stopped");
+        println!("-- Janus: {}", run.stopped);
+        runs.push(run);
+    }
     let name = common.name.clone().unwrap_or_else(|| "loadtest".into());
     let report = Report {
         machine: Machine::here(),
@@ -269,7 +290,121 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     let setup = setup(common)?;
     let media = media(common)?;
     let workers = common.workers.last().copied().unwrap_or(2);
-    let mut testbed = Testbed::open(&setup, workers, media, "smoke").await?;
+    let mut testbed = Testbed::open(&setup, workers, Arc::clone(&media), "smoke").await?;
+    let (step, mut failures) = smoke_window(&mut testbed, &args, &setup).await;
+
+    // A little churn: students leave (politely or not) and others come.
+    let live = testbed.crowd.live();
+    let mut replacements = Vec::new();
+    for (i, bot) in live.iter().take(args.churn).enumerate() {
+        testbed
+            .crowd
+            .dismiss(*bot, if i % 2 == 0 { Exit::Leave } else { Exit::Drop });
+        replacements.push(testbed.crowd.spawn());
+    }
+    testbed
+        .crowd
+        .settle(&replacements, Duration::from_secs(30))
+        .await;
+    let churned = testbed.crowd.figures(&replacements, true);
+    if churned.failures > 0 || churned.without_media > 0 {
+        failures.push(format!(
+            "after churn: {} rejoins failed, {} without media: {:?}",
+            churned.failures, churned.without_media, churned.errors
+        ));
+    }
+    // Leaving takes the server a moment: wait for its count to match.
+    let expected_peers = (args.students + 1) as f64;
+    let mut scrape = testbed.server.scrape(&testbed.ctx.client).await;
+    for _ in 0..50 {
+        if scrape.peers == expected_peers {
+            break;
+        }
+        testbed.crowd.idle(Duration::from_millis(100)).await;
+        scrape = testbed.server.scrape(&testbed.ctx.client).await;
+    }
+    if scrape.worker_restarts > 0.0 {
+        failures.push(format!(
+            "{} mediasoup worker(s) restarted",
+            scrape.worker_restarts
+        ));
+    }
+    if scrape.peers != expected_peers {
+        failures.push(format!(
+            "the server counts {} peers, expected {expected_peers}",
+            scrape.peers
+        ));
+    }
+    if !testbed.teacher.as_ref().is_some_and(TeacherBot::is_alive) {
+        failures.push("the teacher's connection closed".into());
+    }
+    if !testbed.server.is_running() {
+        failures.push("the server died".into());
+    }
+    let (teacher, tail, stopped) = testbed.close().await;
+    if !stopped.starts_with("stopped") {
+        failures.push(format!("the server did not stop cleanly: {stopped}"));
+    }
+    // The same window on the peer SFU: the path its figures come from works.
+    let mut peer_step = None;
+    if args.peer.peer == Some(Peer::Janus) {
+        let loops = args.peer.janus_event_loops(common);
+        match Testbed::open_janus(&setup, &args.peer.janus_bin, loops, media, "smoke").await {
+            Ok(mut janus) => {
+                let (step, peer_failures) = smoke_window(&mut janus, &args, &setup).await;
+                failures.extend(peer_failures.into_iter().map(|f| format!("janus: {f}")));
+                let (_, _, stopped) = janus.close().await;
+                if !stopped.starts_with("stopped") {
+                    failures.push(format!("janus did not stop cleanly: {stopped}"));
+                }
+                peer_step = Some(step);
+            }
+            Err(error) => failures.push(format!("janus: {error:#}")),
+        }
+    }
+    let name = common.name.clone().unwrap_or_else(|| "smoke".into());
+    let result = serde_json::json!({
+        "janus_steps": peer_step.into_iter().collect::<Vec<_>>(),
+        "machine": Machine::here(),
+        "command": command_line(),
+        "profile": common.profile,
+        "impairment": setup.impairment,
+        "impaired_pct": setup.impaired_pct,
+        "steps": [step],
+        "rejoins": { "count": replacements.len(), "join_p95_ms": churned.join.p95, "failures": churned.failures },
+        "teacher": teacher,
+        "server_stopped": stopped,
+        "failures": failures,
+    });
+    std::fs::write(
+        common.out.join(format!("{name}.json")),
+        serde_json::to_string_pretty(&result)? + "\n",
+    )?;
+    if failures.is_empty() {
+        println!(
+            "smoke: ok ({} students, {} rejoined)",
+            args.students,
+            replacements.len()
+        );
+        Ok(())
+    } else {
+        for line in tail {
+            eprintln!("server| {line}");
+        }
+        bail!("smoke failed:\n  - {}", failures.join("\n  - "))
+    }
+}
+
+/// The smoke test's window: everyone joins at once, then one window is
+/// measured and checked (joins, media, loss after repair, repair on lossy
+/// links, good links on the top layer). The step and what failed.
+async fn smoke_window(
+    testbed: &mut Testbed,
+    args: &SmokeArgs,
+    setup: &Setup,
+) -> (crate::report::Step, Vec<String>) {
+    let common = &args.common;
+    let workers = testbed.workers;
     let mut failures: Vec<String> = Vec::new();
 
     let ids = testbed.crowd.spawn_many(args.students, 0.0).await;
@@ -328,94 +463,5 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
         failures.push("no media at all".into());
     }
 
-    // A little churn: students leave (politely or not) and others come.
-    let live = testbed.crowd.live();
-    let mut replacements = Vec::new();
-    for (i, bot) in live.iter().take(args.churn).enumerate() {
-        testbed
-            .crowd
-            .dismiss(*bot, if i % 2 == 0 { Exit::Leave } else { Exit::Drop });
-        replacements.push(testbed.crowd.spawn());
-    }
-    testbed
-        .crowd
-        .settle(&replacements, Duration::from_secs(30))
-        .await;
-    let churned = testbed.crowd.figures(&replacements, true);
-    if churned.failures > 0 || churned.without_media > 0 {
-        failures.push(format!(
-            "after churn: {} rejoins failed, {} without media: {:?}",
-            churned.failures, churned.without_media, churned.errors
-        ));
-    }
-    // Leaving takes the server a moment: wait for its count to match.
-    let expected_peers = (args.students + 1) as f64;
-    let mut scrape = testbed
-        .server
-        .scrape(&testbed.ctx.client)
-        .await
-        .unwrap_or_default();
-    for _ in 0..50 {
-        if scrape.peers == expected_peers {
-            break;
-        }
-        testbed.crowd.idle(Duration::from_millis(100)).await;
-        scrape = testbed
-            .server
-            .scrape(&testbed.ctx.client)
-            .await
-            .unwrap_or_default();
-    }
-    if scrape.worker_restarts > 0.0 {
-        failures.push(format!(
-            "{} mediasoup worker(s) restarted",
-            scrape.worker_restarts
-        ));
-    }
-    if scrape.peers != expected_peers {
-        failures.push(format!(
-            "the server counts {} peers, expected {expected_peers}",
-            scrape.peers
-        ));
-    }
-    if !testbed.teacher.as_ref().is_some_and(Teacher::is_alive) {
-        failures.push("the teacher's connection closed".into());
-    }
-    if !testbed.server.is_running() {
-        failures.push("the server died".into());
-    }
-    let (teacher, tail, stopped) = testbed.close().await;
-    if !stopped.starts_with("stopped") {
-        failures.push(format!("the server did not stop cleanly: {stopped}"));
-    }
-    let name = common.name.clone().unwrap_or_else(|| "smoke".into());
-    let result = serde_json::json!({
-        "machine": Machine::here(),
-        "command": command_line(),
-        "profile": common.profile,
-        "impairment": setup.impairment,
-        "impaired_pct": setup.impaired_pct,
-        "steps": [step],
-        "rejoins": { "count": replacements.len(), "join_p95_ms": churned.join.p95, "failures": churned.failures },
-        "teacher": teacher,
-        "server_stopped": stopped,
-        "failures": failures,
-    });
-    std::fs::write(
-        common.out.join(format!("{name}.json")),
-        serde_json::to_string_pretty(&result)? + "\n",
-    )?;
-    if failures.is_empty() {
-        println!(
-            "smoke: ok ({} students, {} rejoined)",
-            args.students,
-            replacements.len()
-        );
-        Ok(())
-    } else {
-        for line in tail {
-            eprintln!("server| {line}");
-        }
-        bail!("smoke failed:\n  - {}", failures.join("\n  - "))
-    }
+    (step, failures)
 }

@@ -63,43 +63,35 @@ pub fn ramp(runs: &[Run], path: &Path) -> anyhow::Result<()> {
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (top, bottom) = root.split_vertically(480);
 
+    let max_cpu = runs
+        .iter()
+        .flat_map(|r| ramp_steps(r).into_iter().map(|s| s.server_cpu_pct))
+        .fold(100.0_f64, f64::max);
     let mut cpu = ChartBuilder::on(&top)
-        .caption("mediasoup worker CPU vs students", ("sans-serif", 24))
+        .caption("SFU process CPU vs students", ("sans-serif", 24))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_students * 1.05, 0.0..110.0)
+        .build_cartesian_2d(0.0..max_students * 1.05, 0.0..max_cpu * 1.1)
         .map_err(|e| anyhow!("{e}"))?;
     cpu.configure_mesh()
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .x_desc("students (1 teacher, audio + 1 video layer each)")
-        .y_desc("CPU % of one core")
+        .x_desc("students (1 teacher, audio + video each)")
+        .y_desc("CPU % of one core (whole process)")
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    let mut color = 0;
-    for run in runs {
-        let steps = ramp_steps(run);
-        let slots = steps
+    for (i, run) in runs.iter().enumerate() {
+        let c = COLORS[(i * 2) % COLORS.len()];
+        let points: Vec<(f64, f64)> = ramp_steps(run)
             .iter()
-            .map(|s| s.cpu_pct_per_worker.len())
-            .max()
-            .unwrap_or(0);
-        for slot in 0..slots {
-            let c = COLORS[color % COLORS.len()];
-            color += 1;
-            let points: Vec<(f64, f64)> = steps
-                .iter()
-                .filter_map(|s| Some((s.students as f64, *s.cpu_pct_per_worker.get(slot)?)))
-                .collect();
-            cpu.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-                .map_err(|e| anyhow!("{e}"))?
-                .label(format!("{} worker(s): worker {slot}", run.workers))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            cpu.draw_series(points.into_iter().map(|p| Circle::new(p, 4, c.filled())))
-                .map_err(|e| anyhow!("{e}"))?;
-        }
+            .map(|s| (s.students as f64, s.server_cpu_pct))
+            .collect();
+        cpu.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(run.title())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        cpu.draw_series(points.into_iter().map(|p| Circle::new(p, 4, c.filled())))
+            .map_err(|e| anyhow!("{e}"))?;
     }
     cpu.configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -130,7 +122,7 @@ pub fn ramp(runs: &[Run], path: &Path) -> anyhow::Result<()> {
             .collect();
         loss.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
             .map_err(|e| anyhow!("{e}"))?
-            .label(format!("{} worker(s)", run.workers))
+            .label(run.title())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         loss.draw_series(points.into_iter().map(|p| Circle::new(p, 4, c.filled())))
             .map_err(|e| anyhow!("{e}"))?;

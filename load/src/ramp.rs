@@ -3,9 +3,9 @@
 //! leaves, N join at once).
 
 use crate::bots::student::Exit;
-use crate::bots::teacher::Teacher;
 use crate::measure::{self, judge};
 use crate::report::{Break, Run, Step};
+use crate::testbed::TeacherBot;
 use crate::testbed::Testbed;
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ impl Plan {
 pub async fn ramp(testbed: &mut Testbed, plan: &Plan) -> Run {
     let workers = testbed.workers;
     let mut run = Run {
+        sfu: testbed.server.name().to_owned(),
+        sfu_settings: testbed.server.settings(),
         workers,
         ..Default::default()
     };
@@ -94,7 +96,7 @@ pub async fn ramp(testbed: &mut Testbed, plan: &Plan) -> Run {
             run.stopped = format!("the server died at {target} students");
             break;
         }
-        if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
+        if let Some(reason) = testbed.teacher.as_ref().and_then(TeacherBot::ended) {
             run.stopped = format!("the teacher's connection ended at {target} students: {reason}");
             break;
         }
@@ -118,13 +120,13 @@ pub async fn ramp(testbed: &mut Testbed, plan: &Plan) -> Run {
 /// Everyone leaves; then `plan.storm` students join at the same instant.
 async fn storm(testbed: &mut Testbed, plan: &Plan, events: &mut Vec<String>) -> Step {
     let leaving = testbed.crowd.live().len();
-    let teacher_before = testbed.teacher.as_ref().and_then(Teacher::ended);
+    let teacher_before = testbed.teacher.as_ref().and_then(TeacherBot::ended);
     testbed
         .crowd
         .dismiss_all(Exit::Leave, Duration::from_secs(30))
         .await;
     testbed.crowd.idle(Duration::from_secs(3)).await;
-    if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
+    if let Some(reason) = testbed.teacher.as_ref().and_then(TeacherBot::ended) {
         if teacher_before.is_none() {
             events.push(format!(
                 "the teacher's connection ended ({reason}) when {leaving} students left at once; a new teacher joined for the storm"
@@ -142,7 +144,7 @@ async fn storm(testbed: &mut Testbed, plan: &Plan, events: &mut Vec<String>) -> 
     let figures = testbed.crowd.figures(&ids, true);
     let mut step = window(testbed, plan, "storm", plan.storm, &figures).await;
     step.verdict = judge(&step, plan.goal_loss_pct, plan.goal_join_p95_ms).2;
-    if let Some(reason) = testbed.teacher.as_ref().and_then(Teacher::ended) {
+    if let Some(reason) = testbed.teacher.as_ref().and_then(TeacherBot::ended) {
         step.verdict = format!("invalid: no teacher ({reason})");
     }
     print_row(&step);

@@ -137,6 +137,11 @@ pub struct Break {
 /// One server configuration (worker count) through the ramp.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Run {
+    /// The SFU measured: "podium" or "janus".
+    pub sfu: String,
+    /// Its version and the settings it ran with (Janus's configuration).
+    pub sfu_settings: serde_json::Value,
+    /// mediasoup workers (Podium) or event loops (Janus).
     pub workers: usize,
     /// Last step that met every goal (loss < 1 %, join p95 < 500 ms, no failures).
     pub goal_met_up_to: Option<usize>,
@@ -149,6 +154,74 @@ pub struct Run {
     /// What happened besides the steps (the teacher disconnected, ...).
     pub events: Vec<String>,
     pub server_log_tail: Vec<String>,
+}
+
+impl Run {
+    /// "2 workers", or "Janus, 2 event loops".
+    pub fn title(&self) -> String {
+        let plural = if self.workers == 1 { "" } else { "s" };
+        match self.sfu.as_str() {
+            "janus" => format!("Janus, {} event loop{plural}", self.workers),
+            _ => format!("{} worker{plural}", self.workers),
+        }
+    }
+
+    /// The SFU's cost per student at the largest step that met the goal:
+    /// CPU (% of one core) at that step over its students, and memory
+    /// (MB) grown from the first step to it over the students added.
+    pub fn cost_per_student(&self) -> Option<(f64, Option<f64>)> {
+        let ramp: Vec<&Step> = self.steps.iter().filter(|s| s.phase == "ramp").collect();
+        let at_goal = ramp
+            .iter()
+            .rev()
+            .find(|s| Some(s.students) == self.goal_met_up_to)?;
+        let cpu = at_goal.server_cpu_pct / at_goal.students.max(1) as f64;
+        let first = ramp.first()?;
+        let memory = (at_goal.students > first.students)
+            .then(|| (at_goal.rss_mb - first.rss_mb) / (at_goal.students - first.students) as f64);
+        Some((cpu, memory))
+    }
+}
+
+/// Podium and Janus on the same ramp, the same students and the same goal.
+pub fn side_by_side(runs: &[Run]) -> String {
+    let mut md = String::from(
+        "## Side by side\n\n| SFU | students at goal | CPU per student (% of a core) | memory per student (MB) | broke at |\n|---|---|---|---|---|\n",
+    );
+    for run in runs {
+        let cost = run.cost_per_student();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            run.title(),
+            run.goal_met_up_to.map_or("none".into(), |n| n.to_string()),
+            cost.map_or("-".into(), |(cpu, _)| format!("{cpu:.3}")),
+            cost.and_then(|(_, m)| m)
+                .map_or("-".into(), |m| format!("{m:.3}")),
+            run.broke_at
+                .as_ref()
+                .map_or("did not break".into(), |b| format!(
+                    "{} ({})",
+                    b.students, b.reason
+                )),
+        );
+    }
+    let best = |sfu: &str| {
+        runs.iter()
+            .filter(|r| r.sfu == sfu)
+            .filter_map(|r| r.goal_met_up_to)
+            .max()
+    };
+    if let (Some(podium), Some(janus)) = (best("podium"), best("janus")) {
+        let _ = writeln!(
+            md,
+            "\nStudents at goal, Podium over Janus: {podium} / {janus} = {:.2}\n",
+            podium as f64 / janus as f64
+        );
+    } else {
+        md.push('\n');
+    }
+    md
 }
 
 /// The engine's own ceiling on this machine, as issue 5 gives it (measured
@@ -237,12 +310,7 @@ impl Report {
         );
         let _ = writeln!(md, "- Generated at: {} (unix seconds)\n", self.generated_at);
         for run in &self.runs {
-            let _ = writeln!(
-                md,
-                "## {} worker{}\n",
-                run.workers,
-                if run.workers == 1 { "" } else { "s" }
-            );
+            let _ = writeln!(md, "## {}\n", run.title());
             md.push_str(&table(&run.steps));
             if self.profile == crate::engine::Profile::Browser {
                 md.push('\n');
@@ -267,6 +335,9 @@ impl Report {
             if !run.events.is_empty() {
                 md.push('\n');
             }
+        }
+        if self.runs.iter().any(|r| r.sfu == "janus") {
+            md.push_str(&side_by_side(&self.runs));
         }
         let c = &self.engine_ceiling;
         let _ = writeln!(

@@ -1,22 +1,22 @@
 //! The Podium server under test: started by the tool on free ports (or an
 //! existing one given by URL and pid), scraped, and stopped.
 
+use crate::child::Process;
 use crate::prom::Scrape;
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Server {
-    child: Option<Child>,
+    process: Process,
     pub pid: u32,
     pub http: String,
     /// The UDP/TCP ports of its WebRTC transports.
     pub rtc_ports: (u16, u16),
-    pub log: Option<PathBuf>,
     metrics_token: Option<String>,
     /// Its dev secret (`X-Podium-Dev` on /api/dev/token).
     pub dev_secret: String,
@@ -84,13 +84,13 @@ impl Server {
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", launch.binary.display()))?;
-        let pid = child.id();
+        let process = Process::started(child, Some(launch.log.to_owned()));
+        let pid = process.pid;
         let mut server = Server {
-            child: Some(child),
+            process,
             pid,
             http: format!("http://127.0.0.1:{port}"),
             rtc_ports: launch.rtc_ports,
-            log: Some(launch.log.to_owned()),
             metrics_token: Some(metrics_token(port)),
             dev_secret: dev_secret(port),
         };
@@ -102,11 +102,10 @@ impl Server {
     /// A server someone else started.
     pub fn existing(http: &str, pid: u32, rtc_ports: (u16, u16)) -> Server {
         Server {
-            child: None,
+            process: Process::existing(pid),
             pid,
             http: http.trim_end_matches('/').to_owned(),
             rtc_ports,
-            log: None,
             // /metrics takes a bearer token (the server's http.metrics_token or admin key).
             metrics_token: std::env::var("LOADTEST_METRICS_TOKEN").ok(),
             // Its start link's #dev=... (or auth.dev_secret).
@@ -136,17 +135,15 @@ impl Server {
     }
 
     fn log_path(&self) -> String {
-        self.log
+        self.process
+            .log
             .as_ref()
             .map_or("its output".into(), |p| p.display().to_string())
     }
 
     /// Whether the process still runs (a server we did not start: its /proc entry).
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => Path::new(&format!("/proc/{}", self.pid)).exists(),
-        }
+        self.process.is_running()
     }
 
     pub async fn scrape(&self, client: &reqwest::Client) -> anyhow::Result<Scrape> {
@@ -160,45 +157,12 @@ impl Server {
 
     /// The last lines of its log, for the report.
     pub fn log_tail(&self, lines: usize) -> Vec<String> {
-        let Some(path) = &self.log else {
-            return Vec::new();
-        };
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..]
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        self.process.log_tail(lines)
     }
 
     /// SIGTERM, then SIGKILL after 10 s. Returns how it ended.
     pub fn stop(&mut self) -> String {
-        let Some(mut child) = self.child.take() else {
-            return "not ours".into();
-        };
-        if let Ok(Some(status)) = child.try_wait() {
-            return format!("had exited: {status}");
-        }
-        // SAFETY: sending a signal to our own child.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return format!("stopped: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        "killed after 10 s".into()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop()
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Ctx {
     pub join_timeout: Duration,
     /// The server's dev secret (`X-Podium-Dev`).
     pub dev_secret: String,
+    /// In a Janus run: where the students subscribe (Podium's signaling
+    /// above is then unused).
+    pub janus: Option<crate::janus::JanusClass>,
 }
 
 impl Ctx {

@@ -58,7 +58,7 @@ pub async fn run(
                 bot,
                 started,
                 signaled: Instant::now(),
-                phases: phases.ms,
+                phases: JOIN_PHASES.iter().copied().zip(phases.ms).collect(),
             });
             signal
         }

@@ -82,8 +82,9 @@ pub enum BotEvent {
         bot: BotId,
         started: std::time::Instant,
         signaled: std::time::Instant,
-        /// Milliseconds each part of the join took, in [`JOIN_PHASES`] order.
-        phases: [f64; JOIN_PHASES.len()],
+        /// Milliseconds each part of the join took, by name (Podium's
+        /// [`JOIN_PHASES`], or Janus's).
+        phases: Vec<(&'static str, f64)>,
     },
     JoinFailed {
         bot: BotId,

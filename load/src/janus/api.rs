@@ -287,10 +287,6 @@ impl Api {
         })
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     /// POSTs a request; a core error comes back as [`JanusError::Core`].
     async fn post(&self, url: &str, body: Value) -> Result<Value, JanusError> {
         let answer: Value = self.http.post(url).json(&body).send().await?.json().await?;
@@ -298,17 +294,6 @@ impl Api {
             Some(error) => Err(error),
             None => Ok(answer),
         }
-    }
-
-    /// `GET /janus/info`.
-    pub async fn info(&self) -> Result<Value, JanusError> {
-        Ok(self
-            .http
-            .get(format!("{}/info", self.base))
-            .send()
-            .await?
-            .json()
-            .await?)
     }
 
     /// A new session, its long poll and keepalives running.
@@ -476,18 +461,9 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn id(&self) -> u64 {
-        self.shared.id
-    }
-
     /// Why the session ended, if it did.
     pub fn ended(&self) -> Option<String> {
         self.shared.ended()
-    }
-
-    /// Unsolicited events dropped because a handle's queue was full.
-    pub fn dropped_events(&self) -> u64 {
-        self.shared.dropped_events.load(Ordering::Relaxed)
     }
 
     /// Attaches a plugin (`janus.plugin.videoroom`).
@@ -600,23 +576,6 @@ impl Handle {
     /// The next unsolicited event; `None` once the session ended.
     pub async fn next_event(&mut self) -> Option<HandleEvent> {
         self.events.recv().await
-    }
-
-    /// An unsolicited event already received, if any.
-    pub fn try_event(&mut self) -> Option<HandleEvent> {
-        self.events.try_recv().ok()
-    }
-
-    /// `hangup`: Janus closes the handle's PeerConnection.
-    pub async fn hangup(&self) -> Result<(), JanusError> {
-        let request = json!({ "janus": "hangup", "transaction": transaction() });
-        self.shared.api.post(&self.url, request).await.map(|_| ())
-    }
-
-    /// `detach`: the handle goes away (and its PeerConnection).
-    pub async fn detach(&self) -> Result<(), JanusError> {
-        let request = json!({ "janus": "detach", "transaction": transaction() });
-        self.shared.api.post(&self.url, request).await.map(|_| ())
     }
 }
 

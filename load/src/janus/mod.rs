@@ -39,9 +39,6 @@
 //! 127.0.0.1); the API client uses `janus.base_url`; CPU and memory are
 //! sampled on `janus.pid`, which is Janus's own (`ip netns exec` execs it).
 
-// Not yet called from the ramp (issue 9 wires it in); the smoke test uses it.
-#![allow(dead_code)]
-
 pub mod api;
 pub mod config;
 pub mod netns;
@@ -53,3 +50,11 @@ pub mod videoroom;
 
 #[cfg(test)]
 mod smoke;
+
+/// The class the students of a Janus run join: the API, the room and the
+/// teacher's feed.
+pub struct JanusClass {
+    pub api: api::Api,
+    pub room: u64,
+    pub feed: u64,
+}

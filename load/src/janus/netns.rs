@@ -179,6 +179,7 @@ impl Netns {
     }
 
     /// The processes inside it (`ip netns pids`).
+    #[cfg(test)]
     pub fn pids(&self) -> Vec<u32> {
         pids_in(&self.name)
     }

@@ -9,16 +9,17 @@
 
 use super::config::{ConfigDir, JanusConfig};
 use super::netns::Netns;
+use crate::child::Process;
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 pub struct Janus {
-    child: Option<Child>,
+    process: Process,
     pub pid: u32,
     /// `http://<namespace's address>:<port>/janus`
     pub base_url: String,
@@ -94,9 +95,10 @@ impl Janus {
                 netns.name
             )
         })?;
-        let pid = child.id();
+        let process = Process::started(child, Some(log.to_owned()));
+        let pid = process.pid;
         let mut janus = Janus {
-            child: Some(child),
+            process,
             pid,
             base_url: format!("http://{}:{}/janus", config.ip, config.http_port),
             config,
@@ -134,6 +136,7 @@ impl Janus {
     }
 
     /// `janus` from the PATH.
+    #[cfg(test)]
     pub fn default_binary() -> PathBuf {
         PathBuf::from("janus")
     }
@@ -168,45 +171,18 @@ impl Janus {
     }
 
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.process.is_running()
     }
 
     /// The last lines of its log.
     pub fn log_tail(&self, lines: usize) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..]
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        self.process.log_tail(lines)
     }
 
     /// SIGTERM (Janus closes its sessions and exits), then SIGKILL after
     /// 10 s. Returns how it ended.
     pub fn stop(&mut self) -> String {
-        let Some(mut child) = self.child.take() else {
-            return "stopped before".into();
-        };
-        if let Ok(Some(status)) = child.try_wait() {
-            return format!("had exited: {status}");
-        }
-        // SAFETY: a signal to our own child.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return format!("stopped: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        "killed after 10 s".into()
+        self.process.stop()
     }
 }
 

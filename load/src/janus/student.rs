@@ -4,13 +4,17 @@
 //! (to a shard) before `start` goes out, so that Janus's first ICE checks
 //! find it there.
 
-use super::api::{Api, Handle, Session};
+use super::api::{Api, Handle, HandleEvent, Session};
 use super::{sdp, videoroom};
-use crate::engine::{Kind, StreamSpec};
+use crate::bots::SharedCtx;
+use crate::bots::student::Exit;
+use crate::engine::{BotEvent, BotId, Kind, Profile, StreamSpec};
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use str0m::Rtc;
+use tokio::sync::{Barrier, mpsc::UnboundedSender, oneshot};
 
 /// The parts of a join, as timed ([`Joined::phases_ms`]).
 pub const JOIN_PHASES: [&str; 4] = ["session", "attach", "join", "start"];
@@ -29,6 +33,7 @@ pub struct Joined {
     pub session: Session,
     pub handle: Handle,
     /// The video m-line's mid (for [`Joined::set_layer`]).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub video_mid: Option<String>,
     /// Milliseconds per part of the join, in [`JOIN_PHASES`] order.
     pub phases_ms: [f64; JOIN_PHASES.len()],
@@ -87,6 +92,7 @@ pub async fn join(
 
 impl Joined {
     /// Switches to simulcast layer `substream` (0 = lowest).
+    #[cfg(test)]
     pub async fn set_layer(&self, substream: u8) -> anyhow::Result<()> {
         let mid = self.video_mid.as_deref().context("no video to switch")?;
         videoroom::set_substream(&self.handle, mid, substream).await?;
@@ -101,5 +107,105 @@ impl Joined {
         drop(handle);
         session.destroy().await?;
         Ok(())
+    }
+}
+
+/// Runs one student of a Janus run to the end, as
+/// [`crate::bots::student::run`] does on Podium: the same shard, the same
+/// receiver and the same events; Janus sends the top layer (it picks no
+/// layer from an estimate). With a `gate`, it waits there with the others
+/// of a join storm.
+pub async fn run(
+    ctx: SharedCtx,
+    bot: BotId,
+    gate: Option<Arc<Barrier>>,
+    exit: oneshot::Receiver<Exit>,
+    events: UnboundedSender<BotEvent>,
+) {
+    let Some(class) = ctx.janus.as_ref() else {
+        return;
+    };
+    let rtc = sdp::student_rtc(&ctx.cert, Instant::now());
+    if let Some(gate) = gate {
+        gate.wait().await;
+    }
+    let started = Instant::now();
+    let shard = ctx.shard(bot);
+    let impairment = ctx.impairment_for(bot);
+    let joining = join(
+        &class.api,
+        rtc,
+        shard.local,
+        class.room,
+        class.feed,
+        None,
+        |media| {
+            shard.add(
+                bot,
+                media.rtc,
+                media.remote,
+                media.streams,
+                Profile::Browser,
+                impairment,
+            );
+        },
+    );
+    let joined = match tokio::time::timeout(ctx.join_timeout, joining).await {
+        Ok(Ok(joined)) => joined,
+        Ok(Err(error)) => {
+            shard.remove(bot);
+            let _ = events.send(BotEvent::JoinFailed {
+                bot,
+                started,
+                error: format!("{error:#}"),
+            });
+            return;
+        }
+        Err(_) => {
+            shard.remove(bot);
+            let _ = events.send(BotEvent::JoinFailed {
+                bot,
+                started,
+                error: format!("no answer within {:?}", ctx.join_timeout),
+            });
+            return;
+        }
+    };
+    let _ = events.send(BotEvent::Joined {
+        bot,
+        started,
+        signaled: Instant::now(),
+        phases: JOIN_PHASES.iter().copied().zip(joined.phases_ms).collect(),
+    });
+    let reason = stay(joined, exit).await;
+    shard.remove(bot);
+    let _ = events.send(BotEvent::Ended { bot, reason });
+}
+
+/// Until told to go, or Janus hangs up or ends the session.
+async fn stay(mut joined: Joined, mut exit: oneshot::Receiver<Exit>) -> String {
+    loop {
+        tokio::select! {
+            how = &mut exit => {
+                return match how.unwrap_or(Exit::Drop) {
+                    Exit::Leave => match joined.leave().await {
+                        Ok(()) => "left".into(),
+                        Err(error) => format!("left ({error:#})"),
+                    },
+                    // Keepalives stop: Janus times the session out.
+                    Exit::Drop => "left".into(),
+                };
+            }
+            event = joined.handle.next_event() => match event {
+                Some(HandleEvent::Hangup { reason }) => return format!("Janus hung up: {reason}"),
+                Some(_) => {}
+                None => {
+                    return format!(
+                        "the Janus session ended ({})",
+                        joined.session.ended().unwrap_or_default()
+                    );
+                }
+            }
+        }
     }
 }

@@ -4,10 +4,10 @@
 
 use super::api::{Api, Handle, HandleEvent, Session};
 use super::{sdp, videoroom};
-use crate::engine::{Publisher, PublisherStats, TeacherMedia, udp};
+use crate::engine::{Publisher, PublisherStats, udp};
 use crate::media::MediaSet;
 use anyhow::{Context, bail};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::config::DtlsCert;
@@ -19,13 +19,8 @@ pub struct JanusTeacher {
     publisher: Publisher,
     session: Session,
     handle: Handle,
-    pub room: u64,
     /// Its feed id, what students subscribe to.
     pub feed: u64,
-    /// What it sends on (audio, then video layers lowest first).
-    pub ssrcs: TeacherMedia,
-    /// Janus's address for the teacher's PeerConnection.
-    pub janus_addr: SocketAddr,
     pub layers: usize,
 }
 
@@ -60,15 +55,12 @@ impl JanusTeacher {
             %janus_addr,
             "teacher publishing to janus"
         );
-        let publisher = Publisher::start(rtc, socket, janus_addr, media, ssrcs.clone())?;
+        let publisher = Publisher::start(rtc, socket, janus_addr, media, ssrcs)?;
         let mut teacher = JanusTeacher {
             publisher,
             session,
             handle,
-            room,
             feed: published.feed,
-            ssrcs,
-            janus_addr,
             layers,
         };
         teacher.wait_up(CONNECT_WITHIN).await?;

@@ -160,6 +160,7 @@ pub fn start_body() -> Value {
 }
 
 /// `configure` a subscription's simulcast layer on its video `mid`.
+#[cfg(test)]
 pub fn substream_body(mid: &str, substream: u8) -> Value {
     json!({
         "request": "configure",
@@ -238,6 +239,7 @@ pub async fn start(handle: &Handle, answer_sdp: String) -> Result<(), JanusError
 }
 
 /// Switches a subscription's video to simulcast layer `substream`.
+#[cfg(test)]
 pub async fn set_substream(handle: &Handle, mid: &str, substream: u8) -> Result<(), JanusError> {
     let reply = handle
         .message(substream_body(mid, substream), None, WAIT)
