@@ -12,9 +12,7 @@
 
 use crate::elements::{add_chain, make, set};
 use crate::error::EgressError;
-use crate::output::{
-    EncodedStreams, Output, OutputName, OutputStats, link_from_tee, unlink_from_tee,
-};
+use crate::output::{EncodedStreams, Output, OutputName, OutputStats, attach_bin, unlink_bin};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use parking_lot::Mutex;
@@ -144,32 +142,13 @@ impl Output for FileSink {
     /// Before the pipeline plays, or while it does: the file starts on the
     /// next keyframe either way.
     fn attach(&self, streams: &EncodedStreams) -> Result<(), EgressError> {
-        streams.pipeline.add(&self.bin)?;
-        let linked = self
-            .bin
-            .sync_state_with_parent()
-            .map_err(EgressError::from)
-            .and_then(|()| {
-                for (tee, kind) in [(&streams.video, "video"), (&streams.audio, "audio")] {
-                    let sink_pad = self.bin.static_pad(kind).ok_or_else(|| {
-                        EgressError::Pipeline(format!("file bin has no {kind} pad"))
-                    })?;
-                    link_from_tee(tee, &sink_pad)?;
-                }
-                Ok(())
-            });
-        if linked.is_err() {
-            self.unlink(streams);
-            let _ = self.bin.set_state(gst::State::Null);
-            let _ = streams.pipeline.remove(&self.bin);
-        }
-        linked
+        attach_bin(streams, &self.bin, &self.links(streams))
     }
 
     /// `graceful` ends both tracks, so mp4mux writes its last fragment and
     /// the index, and waits (a bounded time) for that to reach the disk.
     fn detach_blocking(self, streams: &EncodedStreams, graceful: bool) {
-        self.unlink(streams);
+        unlink_bin(&self.bin, &self.links(streams));
         if graceful {
             let (done_tx, done_rx) = std::sync::mpsc::channel();
             let written = self
@@ -209,13 +188,9 @@ impl Output for FileSink {
 }
 
 impl FileSink {
-    /// Unlinks both pads from the tees.
-    fn unlink(&self, streams: &EncodedStreams) {
-        for (tee, kind) in [(&streams.video, "video"), (&streams.audio, "audio")] {
-            if let Some(tee_pad) = self.bin.static_pad(kind).and_then(|p| p.peer()) {
-                unlink_from_tee(tee, &tee_pad);
-            }
-        }
+    /// Its pads and the tees they take from.
+    fn links<'a>(&self, streams: &'a EncodedStreams) -> [(&'a gst::Element, &'a str); 2] {
+        [(&streams.video, "video"), (&streams.audio, "audio")]
     }
 }
 

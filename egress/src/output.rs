@@ -112,10 +112,50 @@ impl OutputName {
     }
 }
 
+/// An output's bin pads and the tees they take from, e.g. `[(&streams.flv, "sink")]`.
+pub(crate) type Links<'a> = [(&'a gst::Element, &'a str)];
+
+/// Adds `bin` to the pipeline, starts it and links each of its `links`
+/// pads from its tee. On error nothing of it is left in the pipeline.
+pub(crate) fn attach_bin(
+    streams: &EncodedStreams,
+    bin: &gst::Bin,
+    links: &Links,
+) -> Result<(), EgressError> {
+    streams.pipeline.add(bin)?;
+    let linked = bin
+        .sync_state_with_parent()
+        .map_err(EgressError::from)
+        .and_then(|()| {
+            for (tee, name) in links {
+                let sink_pad = bin.static_pad(name).ok_or_else(|| {
+                    EgressError::Pipeline(format!("{} has no {name} pad", bin.name()))
+                })?;
+                link_from_tee(tee, &sink_pad)?;
+            }
+            Ok(())
+        });
+    if linked.is_err() {
+        unlink_bin(bin, links);
+        let _ = bin.set_state(gst::State::Null);
+        let _ = streams.pipeline.remove(bin);
+    }
+    linked
+}
+
+/// Unlinks each of `bin`'s `links` pads from its tee (between two buffers).
+pub(crate) fn unlink_bin(bin: &gst::Bin, links: &Links) {
+    for (tee, name) in links {
+        if let Some(tee_pad) = bin.static_pad(name).and_then(|p| p.peer()) {
+            unlink_from_tee(tee, &tee_pad);
+        }
+    }
+}
+
 /// Unlinks `tee_pad` from its peer between two buffers (an idle probe; a
 /// pad that stays busy for a second is unlinked anyway) and gives it back
 /// to the tee.
-pub(crate) fn unlink_from_tee(tee: &gst::Element, tee_pad: &gst::Pad) {
+fn unlink_from_tee(tee: &gst::Element, tee_pad: &gst::Pad) {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
         if let Some(peer) = pad.peer() {
@@ -134,7 +174,7 @@ pub(crate) fn unlink_from_tee(tee: &gst::Element, tee_pad: &gst::Pad) {
 
 /// Links a new pad of `tee` to `sink_pad`; the tee's pad is given back if
 /// the link fails.
-pub(crate) fn link_from_tee(tee: &gst::Element, sink_pad: &gst::Pad) -> Result<(), EgressError> {
+fn link_from_tee(tee: &gst::Element, sink_pad: &gst::Pad) -> Result<(), EgressError> {
     let tee_pad = tee
         .request_pad_simple("src_%u")
         .ok_or_else(|| EgressError::Pipeline(format!("{} gave no pad", tee.name())))?;

@@ -7,7 +7,7 @@ use crate::destination::RtmpTarget;
 use crate::elements::{make, set};
 use crate::error::EgressError;
 use crate::ids::DestinationId;
-use crate::output::{EncodedStreams, Output, OutputStats, link_from_tee, unlink_from_tee};
+use crate::output::{EncodedStreams, Output, OutputStats, attach_bin, unlink_bin};
 use crate::retry::ErrorClass;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -135,36 +135,16 @@ impl RtmpSink {
 
 impl Output for RtmpSink {
     fn attach(&self, streams: &EncodedStreams) -> Result<(), EgressError> {
-        streams.pipeline.add(&self.bin)?;
-        let linked = self
-            .bin
-            .sync_state_with_parent()
-            .map_err(EgressError::from)
-            .and_then(|()| {
-                let sink_pad = self
-                    .bin
-                    .static_pad("sink")
-                    .ok_or_else(|| EgressError::Pipeline("sink bin has no pad".to_owned()))?;
-                link_from_tee(&streams.flv, &sink_pad)
-            });
-        if linked.is_err() {
-            let _ = self.bin.set_state(gst::State::Null);
-            let _ = streams.pipeline.remove(&self.bin);
-        }
-        linked
+        attach_bin(streams, &self.bin, &[(&streams.flv, "sink")])
     }
 
     /// `graceful` sends EOS, so rtmp2sink tells the server the stream
     /// ended. rtmp2sink may take a moment to let go of a dead server.
     fn detach_blocking(self, streams: &EncodedStreams, graceful: bool) {
-        if let Some(sink_pad) = self.bin.static_pad("sink") {
-            if let Some(tee_pad) = sink_pad.peer() {
-                unlink_from_tee(&streams.flv, &tee_pad);
-            }
-            if graceful {
-                let _ = sink_pad.send_event(gst::event::Eos::new());
-                std::thread::sleep(Duration::from_millis(300));
-            }
+        unlink_bin(&self.bin, &[(&streams.flv, "sink")]);
+        if graceful && let Some(sink_pad) = self.bin.static_pad("sink") {
+            let _ = sink_pad.send_event(gst::event::Eos::new());
+            std::thread::sleep(Duration::from_millis(300));
         }
         let _ = self.bin.set_state(gst::State::Null);
         let _ = streams.pipeline.remove(&self.bin);

@@ -193,7 +193,10 @@ pub fn side_by_side(runs: &[Run]) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} |",
-            run.title(),
+            match run.sfu.as_str() {
+                "janus" => run.title(),
+                _ => format!("Podium, {}", run.title()),
+            },
             run.goal_met_up_to.map_or("none".into(), |n| n.to_string()),
             cost.map_or("-".into(), |(cpu, _)| format!("{cpu:.3}")),
             cost.and_then(|(_, m)| m)
@@ -519,5 +522,55 @@ mod tests {
         assert!(md.contains("## 2 workers"));
         assert!(md.contains("Broke at: 100 students (loss)"));
         assert!(md.contains("`podium-load ramp`"));
+    }
+
+    /// Podium at goal up to 300, Janus up to 100: the costs come from the
+    /// last step at goal (CPU) and the growth from the first one (memory).
+    #[test]
+    fn side_by_side_gives_costs_per_student_and_the_ratio() {
+        let step = |students: usize, cpu: f64, rss: f64| Step {
+            phase: "ramp".into(),
+            students,
+            server_cpu_pct: cpu,
+            rss_mb: rss,
+            ..Default::default()
+        };
+        let run = |sfu: &str, goal: usize, steps: Vec<Step>| Run {
+            sfu: sfu.into(),
+            workers: 2,
+            goal_met_up_to: Some(goal),
+            steps,
+            ..Default::default()
+        };
+        let podium = run(
+            "podium",
+            300,
+            vec![
+                step(100, 30.0, 60.0),
+                step(300, 90.0, 120.0),
+                step(500, 99.0, 160.0),
+            ],
+        );
+        let janus = run(
+            "janus",
+            100,
+            vec![step(50, 20.0, 50.0), step(100, 50.0, 80.0)],
+        );
+        let (cpu, memory) = podium.cost_per_student().unwrap();
+        assert!((cpu - 0.3).abs() < 1e-9);
+        assert!((memory.unwrap() - 0.3).abs() < 1e-9);
+        let (cpu, memory) = janus.cost_per_student().unwrap();
+        assert!((cpu - 0.5).abs() < 1e-9);
+        assert!((memory.unwrap() - 0.6).abs() < 1e-9);
+        let md = side_by_side(&[podium, janus]);
+        assert!(
+            md.contains("| Podium, 2 workers | 300 | 0.300 | 0.300 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Janus, 2 event loops | 100 | 0.500 | 0.600 |"),
+            "{md}"
+        );
+        assert!(md.contains("300 / 100 = 3.00"), "{md}");
     }
 }

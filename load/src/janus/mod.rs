@@ -17,8 +17,9 @@
 //! `ns_ip` → [`process::Janus::launch`] → [`api::Api::new`] on the
 //! launched Janus's `base_url` → [`videoroom::create_room`] →
 //! [`teacher::JanusTeacher::start`] on `host_ip` → per student
-//! [`sdp::student_rtc`] and [`student::join`]. `smoke.rs` does all of it
-//! end to end.
+//! [`sdp::student_rtc`] and [`student::join`], each student's media in a
+//! shard like a Podium student's. `crate::testbed::Testbed::open_janus`
+//! does all of it; `podium-load ramp|smoke --peer janus` runs it.
 //!
 //! # Addresses
 //!
@@ -30,14 +31,14 @@
 //! host): Janus's HTTP API and ICE on `.2` inside, the bots on `.1`
 //! outside. Running it needs root (`ip netns`), here and in CI.
 //!
-//! # Into the ramp
+//! # In the ramp
 //!
-//! Wiring a Janus run into the ramp: create the [`netns::Netns`] first and
-//! hand it to [`process::Janus::launch`] (which owns it: Janus stops, then
-//! the namespace goes); the teacher and every shard bind on
-//! `janus.netns.host_ip` (the ramp's bind address for this run, in place of
-//! 127.0.0.1); the API client uses `janus.base_url`; CPU and memory are
-//! sampled on `janus.pid`, which is Janus's own (`ip netns exec` execs it).
+//! The namespace is handed to [`process::Janus::launch`], which owns it:
+//! Janus stops, then the namespace goes. The teacher and every shard bind
+//! on the host's end (`netns.host_ip`) in place of 127.0.0.1; CPU and
+//! memory are sampled on `janus.pid`, which is Janus's own (`ip netns exec`
+//! execs it). Socket drops inside the namespace are not visible from the
+//! host's `/proc/net/udp`: a Janus step reports none.
 
 pub mod api;
 pub mod config;
@@ -47,9 +48,6 @@ pub mod sdp;
 pub mod student;
 pub mod teacher;
 pub mod videoroom;
-
-#[cfg(test)]
-mod smoke;
 
 /// The class the students of a Janus run join: the API, the room and the
 /// teacher's feed.

@@ -177,12 +177,6 @@ impl Netns {
         command.args(["netns", "exec", &self.name]).arg(program);
         command
     }
-
-    /// The processes inside it (`ip netns pids`).
-    #[cfg(test)]
-    pub fn pids(&self) -> Vec<u32> {
-        pids_in(&self.name)
-    }
 }
 
 impl Drop for Netns {

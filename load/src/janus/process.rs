@@ -135,12 +135,6 @@ impl Janus {
             .unwrap_or_default()
     }
 
-    /// `janus` from the PATH.
-    #[cfg(test)]
-    pub fn default_binary() -> PathBuf {
-        PathBuf::from("janus")
-    }
-
     async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<serde_json::Value> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))

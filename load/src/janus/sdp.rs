@@ -43,45 +43,38 @@ const PT_STUDENT_VP8_RTX: u8 = 97;
 /// mediasoup teacher), str0m's standard header extensions (`mid` and `rid`
 /// among them), no statistics events.
 pub fn teacher_rtc(cert: &DtlsCert, now: Instant) -> Rtc {
-    let mut config = RtcConfig::new()
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .set_extension_map(ExtensionMap::standard())
-        .set_stats_interval(None)
-        .set_dtls_cert(cert.clone());
-    let codecs = config.codec_config();
-    codecs.add_config(
-        PT_OPUS.into(),
-        None,
-        Codec::Opus,
-        Frequency::FORTY_EIGHT_KHZ,
-        Some(2),
-        FormatParams::default(),
-    );
-    codecs.add_config(
-        PT_VP8.into(),
-        None,
-        Codec::Vp8,
-        Frequency::NINETY_KHZ,
-        None,
-        FormatParams::default(),
-    );
-    config.build(now)
+    sdp_rtc(cert, now, (PT_OPUS, PT_VP8, None), None)
 }
 
 /// A student's `Rtc`: RTP mode, Opus and VP8 with RTX, NACK, PLI, FIR and
 /// transport-cc (str0m's defaults for a video codec), str0m's standard
 /// header extensions, statistics every second (the NACKs and PLIs it sent).
 pub fn student_rtc(cert: &DtlsCert, now: Instant) -> Rtc {
+    sdp_rtc(
+        cert,
+        now,
+        (PT_STUDENT_OPUS, PT_STUDENT_VP8, Some(PT_STUDENT_VP8_RTX)),
+        Some(Duration::from_secs(1)),
+    )
+}
+
+/// An `Rtc` for offer/answer in RTP mode: Opus and VP8 on `(opus, vp8,
+/// vp8's rtx)`, str0m's standard header extensions.
+fn sdp_rtc(
+    cert: &DtlsCert,
+    now: Instant,
+    (opus, vp8, rtx): (u8, u8, Option<u8>),
+    stats: Option<Duration>,
+) -> Rtc {
     let mut config = RtcConfig::new()
         .set_rtp_mode(true)
         .clear_codecs()
         .set_extension_map(ExtensionMap::standard())
-        .set_stats_interval(Some(Duration::from_secs(1)))
+        .set_stats_interval(stats)
         .set_dtls_cert(cert.clone());
     let codecs = config.codec_config();
     codecs.add_config(
-        PT_STUDENT_OPUS.into(),
+        opus.into(),
         None,
         Codec::Opus,
         Frequency::FORTY_EIGHT_KHZ,
@@ -89,8 +82,8 @@ pub fn student_rtc(cert: &DtlsCert, now: Instant) -> Rtc {
         FormatParams::default(),
     );
     codecs.add_config(
-        PT_STUDENT_VP8.into(),
-        Some(PT_STUDENT_VP8_RTX.into()),
+        vp8.into(),
+        rtx.map(Into::into),
         Codec::Vp8,
         Frequency::NINETY_KHZ,
         None,

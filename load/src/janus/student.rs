@@ -8,7 +8,7 @@ use super::api::{Api, Handle, HandleEvent, Session};
 use super::{sdp, videoroom};
 use crate::bots::SharedCtx;
 use crate::bots::student::Exit;
-use crate::engine::{BotEvent, BotId, Kind, Profile, StreamSpec};
+use crate::engine::{BotEvent, BotId, Profile, StreamSpec};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,9 +32,6 @@ pub struct StudentMedia {
 pub struct Joined {
     pub session: Session,
     pub handle: Handle,
-    /// The video m-line's mid (for [`Joined::set_layer`]).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub video_mid: Option<String>,
     /// Milliseconds per part of the join, in [`JOIN_PHASES`] order.
     pub phases_ms: [f64; JOIN_PHASES.len()],
 }
@@ -68,11 +65,6 @@ pub async fn join(
         .context("join as subscriber")?;
     done(2);
     let answer = sdp::student_answer(&mut rtc, local, &subscription.offer_sdp)?;
-    let video_mid = answer
-        .streams
-        .iter()
-        .find(|s| s.kind == Kind::Video)
-        .map(|s| s.mid.clone());
     hand_over(StudentMedia {
         rtc,
         remote: answer.remote,
@@ -85,20 +77,11 @@ pub async fn join(
     Ok(Joined {
         session,
         handle,
-        video_mid,
         phases_ms: phases,
     })
 }
 
 impl Joined {
-    /// Switches to simulcast layer `substream` (0 = lowest).
-    #[cfg(test)]
-    pub async fn set_layer(&self, substream: u8) -> anyhow::Result<()> {
-        let mid = self.video_mid.as_deref().context("no video to switch")?;
-        videoroom::set_substream(&self.handle, mid, substream).await?;
-        Ok(())
-    }
-
     /// Leaves at once (`destroy`: Janus hangs up the PeerConnection).
     pub async fn leave(self) -> anyhow::Result<()> {
         let Joined {

@@ -1,7 +1,7 @@
 //! The VideoRoom requests a class needs: a room for one publisher, the
 //! teacher's `joinandconfigure` (offer → answer), a student's subscription
 //! (`join` as subscriber → Janus's offer, `start` with the answer) and the
-//! simulcast layer it wants (`configure` with `substream`). Request bodies
+//! simulcast layer it asks for (`substream` in the `join`). Request bodies
 //! and answers are pure functions, tested on Janus 1.1's documented shapes.
 
 use super::api::{Api, Handle, JanusError, Jsep, PluginReply};
@@ -159,15 +159,6 @@ pub fn start_body() -> Value {
     json!({ "request": "start" })
 }
 
-/// `configure` a subscription's simulcast layer on its video `mid`.
-#[cfg(test)]
-pub fn substream_body(mid: &str, substream: u8) -> Value {
-    json!({
-        "request": "configure",
-        "streams": [{ "mid": mid, "substream": substream }],
-    })
-}
-
 /// `"videoroom": <what>`, or a protocol error.
 fn expect(reply: &PluginReply, what: &str) -> Result<(), JanusError> {
     if reply.data["videoroom"] == what {
@@ -236,15 +227,6 @@ pub async fn start(handle: &Handle, answer_sdp: String) -> Result<(), JanusError
         .message(start_body(), Some(Jsep::answer(answer_sdp)), WAIT)
         .await?;
     expect_ok(&reply, "started")
-}
-
-/// Switches a subscription's video to simulcast layer `substream`.
-#[cfg(test)]
-pub async fn set_substream(handle: &Handle, mid: &str, substream: u8) -> Result<(), JanusError> {
-    let reply = handle
-        .message(substream_body(mid, substream), None, WAIT)
-        .await?;
-    expect_ok(&reply, "configured")
 }
 
 #[cfg(test)]
@@ -321,10 +303,6 @@ mod tests {
         assert_eq!(sub.streams.len(), 2);
         assert_eq!(sub.streams[1].kind, "video");
         assert_eq!(sub.streams[1].mid, "1");
-        assert_eq!(
-            substream_body("1", 0),
-            json!({ "request": "configure", "streams": [{ "mid": "1", "substream": 0 }] })
-        );
         assert!(
             expect_ok(
                 &reply(json!({ "videoroom": "event", "started": "ok" }), None),
