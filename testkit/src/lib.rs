@@ -25,6 +25,7 @@ pub mod ffprobe;
 pub mod ingest;
 pub mod logs;
 pub mod media;
+pub mod redis;
 pub mod rtp;
 pub mod sender;
 
