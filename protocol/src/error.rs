@@ -34,6 +34,9 @@ pub enum ErrorCode {
     MediaError,
     /// A bug or a dead worker: try again.
     Internal,
+    /// A service this server depends on (the cluster's Redis) does not
+    /// answer: try again.
+    Unavailable,
 }
 
 /// `{"code": "...", "message": "..."}`, in WebSocket responses and HTTP errors

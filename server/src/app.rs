@@ -39,6 +39,8 @@ pub enum StartError {
     Tls(String),
     #[error("recording.dir {dir}: {source}")]
     Recordings { dir: String, source: std::io::Error },
+    #[error("cannot join the cluster: {0}")]
+    Cluster(podium_cluster::ClusterError),
 }
 
 impl Application {
@@ -97,6 +99,7 @@ impl Application {
             per_ip: Arc::default(),
             panic_next_request: Default::default(),
             public_base_url: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         });
 
         tokio::spawn(async move {
@@ -135,7 +138,19 @@ impl Application {
         let addr = *server.addrs().first().expect("bound to one address");
         let own = format!("{}://{addr}", if tls { "https" } else { "http" });
         let public = config.public_url()?.map_or(own, str::to_owned);
-        let _ = state.public_base_url.set(public);
+        let _ = state.public_base_url.set(public.clone());
+        if config.cluster.enabled() {
+            let membership = crate::cluster::Membership::join(
+                &config,
+                addr.to_string(),
+                public,
+                Arc::clone(&state.rooms),
+                Arc::clone(&state.pool),
+            )
+            .await
+            .map_err(StartError::Cluster)?;
+            let _ = state.cluster.set(membership);
+        }
         Ok(Self {
             server: server.run(),
             addr,
@@ -178,6 +193,9 @@ impl Application {
         );
         self.state.restreams.stop_all().await;
         self.state.recordings.stop_all().await;
+        if let Some(membership) = self.state.cluster.get() {
+            membership.leave().await;
+        }
         self.state.rooms.shut_down();
         // Let the writers flush the `closed` notifications.
         tokio::time::sleep(Duration::from_millis(300)).await;

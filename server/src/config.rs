@@ -20,6 +20,31 @@ pub struct Config {
     pub egress: EgressConfig,
     pub recording: RecordingConfig,
     pub turn: TurnConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Several Podium nodes on one Redis (docs/CLUSTER.md). Empty `redis_url`:
+/// one node alone, no Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub redis_url: String,
+    /// Signs node-to-node messages; the same on every node.
+    pub secret: Secret,
+    /// This node's id in the cluster; empty: one made at start.
+    pub node_id: String,
+    /// Where other nodes reach this one; empty: its listen address.
+    pub internal_addr: String,
+    /// The peers this node is sized for (its load is peers over this).
+    pub capacity: u64,
+    /// Seconds between heartbeats; a node silent for three is gone.
+    pub heartbeat_secs: u64,
+}
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.redis_url.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +340,20 @@ impl Config {
             ));
         }
         self.public_url()?;
+        if self.cluster.enabled() {
+            if self.cluster.secret.expose().len() < 16 {
+                return Err(invalid(
+                    "cluster.secret",
+                    "must be at least 16 characters when cluster.redis_url is set",
+                ));
+            }
+            if self.cluster.heartbeat_secs == 0 || self.cluster.capacity == 0 {
+                return Err(invalid(
+                    "cluster",
+                    "heartbeat_secs and capacity must be positive",
+                ));
+            }
+        }
         if self.auth.token_ttl_secs == 0 {
             return Err(invalid("auth.token_ttl_secs", "must be positive"));
         }

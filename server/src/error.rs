@@ -35,6 +35,8 @@ pub enum Error {
     Media(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -61,6 +63,7 @@ impl Error {
             Self::LimitReached(_) => ErrorCode::LimitReached,
             Self::Media(_) => ErrorCode::MediaError,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 
@@ -85,6 +88,7 @@ impl ResponseError for Error {
             ErrorCode::RateLimited | ErrorCode::LimitReached => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

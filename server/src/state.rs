@@ -34,6 +34,8 @@ pub struct AppState {
     pub panic_next_request: std::sync::atomic::AtomicBool,
     /// `http.public_url`, else this server's own address: the base of issued links.
     pub(crate) public_base_url: std::sync::OnceLock<String>,
+    /// This node's place in a cluster (`[cluster]`), once it joined.
+    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Membership>>,
 }
 
 /// One open connection counted against its client address; uncounted on drop.

@@ -20,7 +20,7 @@ export type RecordingId = string & { readonly __brand: "RecordingId" };
 /**
  * Error codes on the wire: stable, snake_case, listed in docs/PROTOCOL.md.
  */
-export type ErrorCode = "bad_request" | "unknown_method" | "not_found" | "forbidden" | "unauthorized" | "conflict" | "rate_limited" | "too_large" | "room_full" | "limit_reached" | "media_error" | "internal";
+export type ErrorCode = "bad_request" | "unknown_method" | "not_found" | "forbidden" | "unauthorized" | "conflict" | "rate_limited" | "too_large" | "room_full" | "limit_reached" | "media_error" | "internal" | "unavailable";
 
 /**
  * `{"code": "...", "message": "..."}`, in WebSocket responses and HTTP errors

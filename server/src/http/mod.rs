@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .route("/api/dev/token", web::get().to(dev_token))
         .route("/api/admin/tokens", web::post().to(issue_token))
         .route("/api/admin/rooms", web::get().to(list_rooms))
+        .route("/api/admin/cluster", web::get().to(get_cluster))
         .route("/api/admin/rooms/{room}", web::get().to(get_room))
         .route(
             "/api/admin/rooms/{room}/peers/{peer}",
@@ -385,6 +386,20 @@ async fn list_rooms(_: Admin, state: State) -> HttpResponse {
     HttpResponse::Ok().json(RoomList {
         rooms: state.rooms.summaries(),
     })
+}
+
+/// `{"node": <this node's id>, "nodes": [...]}` in a cluster;
+/// `{"node": null, "nodes": []}` for a node alone; 503 when Redis does
+/// not answer.
+async fn get_cluster(_: Admin, state: State) -> Result<HttpResponse> {
+    let Some(membership) = state.cluster.get() else {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "node": null, "nodes": [] })));
+    };
+    let nodes = membership
+        .nodes()
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "node": membership.id(), "nodes": nodes })))
 }
 
 fn room_id(raw: &str) -> Result<RoomId> {

@@ -1,0 +1,124 @@
+//! Nodes in a cluster on a real Redis (started by the test on a free
+//! loopback port): each registers with its load and renews it, the admin API
+//! lists the live nodes, a node that stops leaves the list; Redis away is a
+//! clear 503 while classes go on, and its return is picked up.
+
+mod common;
+
+use common::app::{TestApp, config};
+use podium_server::app::{Application, StartError};
+use podium_server::auth::Role;
+use podium_testkit::redis::RedisServer;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "the test cluster's secret";
+
+fn node(redis: &RedisServer, id: &str) -> podium_server::config::Config {
+    config(&[
+        ("PODIUM_CLUSTER__REDIS_URL", &redis.url()),
+        ("PODIUM_CLUSTER__SECRET", SECRET),
+        ("PODIUM_CLUSTER__NODE_ID", id),
+        ("PODIUM_CLUSTER__HEARTBEAT_SECS", "1"),
+    ])
+}
+
+/// `GET /api/admin/cluster` on `app` until `done` holds (5 s at most).
+async fn cluster_until(app: &TestApp, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listing = app.admin_get("/api/admin/cluster").await;
+        if done(&listing) {
+            return listing;
+        }
+        assert!(Instant::now() < deadline, "{what}: {listing}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn ids(listing: &Value) -> Vec<&str> {
+    listing["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_list_each_other_with_their_load_and_leave_when_they_stop() {
+    let mut redis = RedisServer::start();
+    let a = TestApp::with(node(&redis, "node-a")).await;
+    let b = TestApp::with(node(&redis, "node-b")).await;
+    let (_student, _) = b.join("maths", "Bob", Role::Student).await;
+    let listing = cluster_until(&a, "b's heartbeat carries its student", |l| {
+        l["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "node-b" && n["load"]["peers"] == 1)
+    })
+    .await;
+    assert_eq!(listing["node"], "node-a");
+    assert_eq!(ids(&listing), ["node-a", "node-b"]);
+    let b_record = &listing["nodes"][1];
+    assert_eq!(b_record["publicUrl"], b.base.as_str());
+    assert_eq!(b_record["load"]["capacity"], 900);
+    assert_eq!(b_record["draining"], false);
+    let text = listing.to_string();
+    assert!(!text.contains(SECRET), "the secret is not listed");
+
+    // b stops: it leaves the list at once (not after its record expires).
+    b.stop().await;
+    let listing = a.admin_get("/api/admin/cluster").await;
+    assert_eq!(ids(&listing), ["node-a"]);
+
+    // Redis away: a clear 503, and the node still takes a class.
+    redis.kill();
+    let asked = Instant::now();
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/admin/cluster", a.base))
+        .bearer_auth(a.state.admin_key.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+    let (_teacher, joined) = a.join("physics", "Ada", Role::Teacher).await;
+    assert!(joined["peerId"].is_string());
+
+    // Redis back (empty): the next heartbeat registers a again.
+    redis.run();
+    cluster_until(&a, "a registered again after Redis came back", |l| {
+        ids(l) == ["node-a"]
+    })
+    .await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_alone_has_no_cluster_and_one_without_its_redis_does_not_start() {
+    let alone = TestApp::start().await;
+    let listing = alone.admin_get("/api/admin/cluster").await;
+    assert_eq!(listing, serde_json::json!({ "node": null, "nodes": [] }));
+    alone.stop().await;
+
+    let mut redis = RedisServer::start();
+    let config = node(&redis, "node-c");
+    redis.kill();
+    let started = Instant::now();
+    let error = Application::build(config).await.err().expect("no start");
+    assert!(matches!(error, StartError::Cluster(_)), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let mut short = node(&redis, "node-d");
+    short.cluster.secret = podium_server::config::Secret::new("short");
+    let error = Application::build(short).await.err().expect("no start");
+    assert!(error.to_string().contains("cluster.secret"), "{error}");
+}
