@@ -33,8 +33,11 @@ pub use registry::{Load, NodeInfo, Registry};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
+/// The longest wait between two attempts to reach Redis again.
+const RECONNECT_MAX_DELAY_MS: u64 = 500;
+
 /// How a node reaches the cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClusterConfig {
     /// `redis://127.0.0.1:6379/0`
     pub redis_url: String,
@@ -44,6 +47,28 @@ pub struct ClusterConfig {
     pub secret: String,
     /// Each Redis request's deadline.
     pub request_timeout: Duration,
+}
+
+/// The secret and a password in the URL never show.
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("prefix", &self.prefix)
+            .field("secret", &"<redacted>")
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// `redis://user:password@host` without the password.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}<credentials>{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl ClusterConfig {
@@ -76,10 +101,15 @@ impl Cluster {
         }
         let client = redis::Client::open(config.redis_url.as_str())
             .map_err(|e| ClusterError::Config(format!("cluster.redis_url: {e}")))?;
+        // Reconnect attempts half a second apart at most: the defaults back
+        // off to a minute, and a node would stay unregistered that long
+        // after Redis came back.
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(config.request_timeout)
             .set_response_timeout(config.request_timeout)
-            .set_number_of_retries(2);
+            .set_factor(2)
+            .set_max_delay(RECONNECT_MAX_DELAY_MS)
+            .set_number_of_retries(1);
         let redis = tokio::time::timeout(
             config.request_timeout,
             ConnectionManager::new_with_config(client.clone(), manager),
@@ -127,6 +157,18 @@ impl Cluster {
             .map_err(ClusterError::from)
     }
 
+    /// Runs a pipeline with the deadline.
+    pub(crate) async fn pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, ClusterError> {
+        let mut redis = self.redis.clone();
+        tokio::time::timeout(self.config.request_timeout, pipe.query_async(&mut redis))
+            .await
+            .map_err(|_| ClusterError::Unavailable("Redis did not answer in time".into()))?
+            .map_err(ClusterError::from)
+    }
+
     /// Runs a Lua script with the deadline.
     pub(crate) async fn script<T: redis::FromRedisValue>(
         &self,
@@ -140,5 +182,28 @@ impl Cluster {
         .await
         .map_err(|_| ClusterError::Unavailable("Redis did not answer in time".into()))?
         .map_err(ClusterError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_the_secret_nor_a_password() {
+        let config = ClusterConfig::new(
+            "redis://:hunter2-password@10.0.0.5:6379/0",
+            "s3cret-s3cret-s3cret",
+        );
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cret"),
+            "{text}"
+        );
+        assert!(text.contains("10.0.0.5:6379"), "{text}");
+        assert_eq!(
+            redact_url("redis://10.0.0.5:6379/0"),
+            "redis://10.0.0.5:6379/0"
+        );
     }
 }

@@ -44,6 +44,18 @@ pub struct NodeInfo {
     pub updated_at_ms: u64,
 }
 
+/// Removes from the set KEYS[1] each id ARGV[i] whose record KEYS[i + 1]
+/// is (still) gone.
+const FORGET_EXPIRED: &str = r"
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    removed = removed + redis.call('SREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+";
+
 pub struct Registry {
     cluster: Cluster,
 }
@@ -72,14 +84,7 @@ impl Registry {
             .arg(self.cluster.key(&["nodes"]))
             .arg(&node.id)
             .ignore();
-        let mut redis = self.cluster.redis.clone();
-        tokio::time::timeout(
-            self.cluster.config.request_timeout,
-            pipe.query_async::<()>(&mut redis),
-        )
-        .await
-        .map_err(|_| ClusterError::Unavailable("Redis did not answer in time".into()))?
-        .map_err(ClusterError::from)
+        self.cluster.pipeline(&pipe).await
     }
 
     /// Removes `id`'s record at once (a clean shutdown).
@@ -119,14 +124,15 @@ impl Registry {
             }
         }
         if !gone.is_empty() {
-            // Expired: their heartbeat stopped.
-            self.cluster
-                .query::<()>(
-                    redis::cmd("SREM")
-                        .arg(self.cluster.key(&["nodes"]))
-                        .arg(&gone),
-                )
-                .await?;
+            // Expired: their heartbeat stopped. Removed only if still
+            // expired (a node may have beaten since the MGET).
+            let script = redis::Script::new(FORGET_EXPIRED);
+            let mut invocation = script.prepare_invoke();
+            invocation.key(self.cluster.key(&["nodes"]));
+            for id in &gone {
+                invocation.key(self.cluster.key(&["node", id])).arg(id);
+            }
+            self.cluster.script::<i64>(invocation).await?;
         }
         nodes.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(nodes)

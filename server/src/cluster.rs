@@ -37,7 +37,7 @@ impl Membership {
     ) -> Result<Arc<Membership>, ClusterError> {
         let section = &config.cluster;
         let cluster = Cluster::connect(ClusterConfig::new(
-            section.redis_url.clone(),
+            section.redis_url.expose(),
             section.secret.expose(),
         ))
         .await?;
@@ -134,8 +134,12 @@ impl Membership {
 
     /// Stops the heartbeat and removes this node's record.
     pub async fn leave(&self) {
-        if let Some(task) = self.task.lock().take() {
+        let task = self.task.lock().take();
+        if let Some(task) = task {
             task.abort();
+            // A heartbeat in flight must not write the record back after
+            // it is removed.
+            let _ = task.await;
         }
         let id = self.id();
         match self.cluster.registry().deregister(&id).await {

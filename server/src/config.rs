@@ -28,7 +28,8 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    pub redis_url: String,
+    /// May hold Redis's password: never shown.
+    pub redis_url: Secret,
     /// Signs node-to-node messages; the same on every node.
     pub secret: Secret,
     /// This node's id in the cluster; empty: one made at start.
