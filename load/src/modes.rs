@@ -133,28 +133,24 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
     };
     let mut runs: Vec<Run> = Vec::new();
     for &workers in &common.workers {
-        println!("\n== {workers} worker(s)");
+        let what = format!("{workers} worker(s)");
+        println!("\n== {what}");
         print!("{}", table(&[]));
-        let mut testbed = Testbed::open(
+        let testbed = Testbed::open(
             &setup,
             workers,
             Arc::clone(&media),
             &format!("ramp-w{workers}"),
         )
         .await?;
-        let mut run = ramp::ramp(&mut testbed, &plan).await;
-        let (teacher, tail, stopped) = testbed.close().await;
-        run.teacher = teacher;
-        run.server_log_tail = tail;
-        tracing::info!(workers, %stopped, "server stopped");
-        println!("-- {workers} worker(s): {}", run.stopped);
-        runs.push(run);
+        runs.push(ramp_on(testbed, &plan, &what).await);
     }
     if args.peer.peer == Some(Peer::Janus) {
         let loops = args.peer.janus_event_loops(common);
-        println!("\n== Janus, {loops} event loop(s)");
+        let what = format!("Janus, {loops} event loop(s)");
+        println!("\n== {what}");
         print!("{}", table(&[]));
-        let mut testbed = Testbed::open_janus(
+        let testbed = Testbed::open_janus(
             &setup,
             &args.peer.janus_bin,
             loops,
@@ -163,13 +159,7 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
         )
         .await
         .context("the Janus run")?;
-        let mut run = ramp::ramp(&mut testbed, &plan).await;
-        let (teacher, tail, stopped) = testbed.close().await;
-        run.teacher = teacher;
-        run.server_log_tail = tail;
-        tracing::info!(loops, %stopped, "janus stopped");
-        println!("-- Janus: {}", run.stopped);
-        runs.push(run);
+        runs.push(ramp_on(testbed, &plan, &what).await);
     }
     let name = common.name.clone().unwrap_or_else(|| "loadtest".into());
     let report = Report {
@@ -196,6 +186,17 @@ pub async fn ramp(args: RampArgs) -> anyhow::Result<()> {
     println!("\n{}", report.markdown());
     println!("written: {} (+ .md, .png)", json.display());
     Ok(())
+}
+
+/// The ramp on one testbed, then everyone leaves and the SFU stops.
+async fn ramp_on(mut testbed: Testbed, plan: &ramp::Plan, what: &str) -> Run {
+    let mut run = ramp::ramp(&mut testbed, plan).await;
+    let (teacher, tail, stopped) = testbed.close().await;
+    run.teacher = teacher;
+    run.server_log_tail = tail;
+    tracing::info!(sfu = what, %stopped, "stopped");
+    println!("-- {what}: {}", run.stopped);
+    run
 }
 
 pub async fn churn(args: ChurnArgs) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ pub mod params;
 pub mod student;
 pub mod teacher;
 
-use crate::engine::{Impairment, Profile, Shard, new_rtc};
+use crate::engine::{BotEvent, BotId, Impairment, Profile, Shard, new_rtc};
 use crate::signaling::Signal;
 use anyhow::Context;
 use params::RemoteTransport;
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use str0m::config::DtlsCert;
 use str0m::ice::IceCreds;
 use str0m::{Candidate, Rtc};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// What every bot of a run shares.
 pub struct Ctx {
@@ -85,6 +86,30 @@ impl Ctx {
         let pct = u64::from(self.impaired_pct);
         let impaired = (bot + 1) * pct / 100 != bot * pct / 100;
         self.impairment.filter(|_| impaired)
+    }
+
+    /// What a student's timed join came to: its value, or nothing (the bot
+    /// taken out of its shard, the failure told to `events`).
+    pub fn joined<T>(
+        &self,
+        bot: BotId,
+        started: Instant,
+        events: &UnboundedSender<BotEvent>,
+        outcome: Result<anyhow::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Option<T> {
+        let error = match outcome {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(_) => format!("no answer within {:?}", self.join_timeout),
+        };
+        tracing::debug!(bot, %error, "join failed");
+        self.shard(bot).remove(bot);
+        let _ = events.send(BotEvent::JoinFailed {
+            bot,
+            started,
+            error,
+        });
+        None
     }
 
     /// Connects `rtc` to `transport` as a browser would: ICE controlling

@@ -52,36 +52,15 @@ pub async fn run(
     let mut phases = Phases::new(started);
     let joined =
         tokio::time::timeout(ctx.join_timeout, join(&ctx, bot, &token, rtc, &mut phases)).await;
-    let signal = match joined {
-        Ok(Ok(signal)) => {
-            let _ = events.send(BotEvent::Joined {
-                bot,
-                started,
-                signaled: Instant::now(),
-                phases: JOIN_PHASES.iter().copied().zip(phases.ms).collect(),
-            });
-            signal
-        }
-        Ok(Err(error)) => {
-            tracing::debug!(bot, error = %format!("{error:#}"), "join failed");
-            ctx.shard(bot).remove(bot);
-            let _ = events.send(BotEvent::JoinFailed {
-                bot,
-                started,
-                error: format!("{error:#}"),
-            });
-            return;
-        }
-        Err(_) => {
-            ctx.shard(bot).remove(bot);
-            let _ = events.send(BotEvent::JoinFailed {
-                bot,
-                started,
-                error: format!("no answer within {:?}", ctx.join_timeout),
-            });
-            return;
-        }
+    let Some(signal) = ctx.joined(bot, started, &events, joined) else {
+        return;
     };
+    let _ = events.send(BotEvent::Joined {
+        bot,
+        started,
+        signaled: Instant::now(),
+        phases: JOIN_PHASES.iter().copied().zip(phases.ms).collect(),
+    });
     let reason = stay(&ctx, bot, signal, exit).await;
     ctx.shard(bot).remove(bot);
     let _ = events.send(BotEvent::Ended { bot, reason });

@@ -133,26 +133,9 @@ pub async fn run(
             );
         },
     );
-    let joined = match tokio::time::timeout(ctx.join_timeout, joining).await {
-        Ok(Ok(joined)) => joined,
-        Ok(Err(error)) => {
-            shard.remove(bot);
-            let _ = events.send(BotEvent::JoinFailed {
-                bot,
-                started,
-                error: format!("{error:#}"),
-            });
-            return;
-        }
-        Err(_) => {
-            shard.remove(bot);
-            let _ = events.send(BotEvent::JoinFailed {
-                bot,
-                started,
-                error: format!("no answer within {:?}", ctx.join_timeout),
-            });
-            return;
-        }
+    let outcome = tokio::time::timeout(ctx.join_timeout, joining).await;
+    let Some(joined) = ctx.joined(bot, started, &events, outcome) else {
+        return;
     };
     let _ = events.send(BotEvent::Joined {
         bot,
