@@ -24,11 +24,15 @@ mod bus;
 mod directory;
 mod error;
 mod registry;
+mod request;
 
 pub use bus::{Bus, Envelope, Subscription};
 pub use directory::{Directory, Home};
 pub use error::ClusterError;
-pub use registry::{Load, NodeInfo, Registry};
+pub use registry::{Load, NodeInfo, Registry, now_ms};
+pub use request::{
+    NODE_HEADER, RequestParts, SIGNATURE_HEADER, TIME_HEADER, sign_request, verify_request,
+};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;

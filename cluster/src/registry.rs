@@ -155,7 +155,8 @@ pub(crate) fn pick_least_loaded(nodes: Vec<NodeInfo>) -> Option<NodeInfo> {
     })
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

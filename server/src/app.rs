@@ -100,6 +100,7 @@ impl Application {
             panic_next_request: Default::default(),
             public_base_url: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
+            cascade: std::sync::OnceLock::new(),
         });
 
         tokio::spawn(async move {
@@ -149,7 +150,18 @@ impl Application {
             )
             .await
             .map_err(StartError::Cluster)?;
+            let pipe = crate::room::PipeOptions {
+                ip: config.pipe_ip(&membership.internal_addr()),
+                srtp: config.cluster.pipe_srtp,
+                ports: config.rtc.port_min..=config.rtc.port_max,
+            };
+            let cascade = crate::cascade::Cascade::new(
+                Arc::clone(&membership),
+                pipe,
+                config.cluster.secret.expose().to_owned(),
+            );
             let _ = state.cluster.set(membership);
+            let _ = state.cascade.set(cascade);
         }
         Ok(Self {
             server: server.run(),
@@ -193,6 +205,9 @@ impl Application {
         );
         self.state.restreams.stop_all().await;
         self.state.recordings.stop_all().await;
+        if let Some(cascade) = self.state.cascade.get() {
+            cascade.stop();
+        }
         if let Some(membership) = self.state.cluster.get() {
             membership.leave().await;
         }

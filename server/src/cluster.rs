@@ -75,11 +75,30 @@ impl Membership {
         Ok(membership)
     }
 
+    pub fn directory(&self) -> podium_cluster::Directory {
+        self.cluster.directory()
+    }
+
+    pub fn bus(&self) -> podium_cluster::Bus {
+        self.cluster.bus()
+    }
+
+    /// Between two heartbeats.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Where the other nodes reach this one.
+    pub fn internal_addr(&self) -> String {
+        self.node.lock().internal_addr.clone()
+    }
+
     pub fn id(&self) -> String {
         self.node.lock().id.clone()
     }
 
-    fn ttl(&self) -> Duration {
+    /// How long a record (or a room's home) lives unrenewed.
+    pub fn ttl(&self) -> Duration {
         self.period * MISSED_BEATS
     }
 

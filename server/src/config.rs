@@ -40,6 +40,11 @@ pub struct ClusterConfig {
     pub capacity: u64,
     /// Seconds between heartbeats; a node silent for three is gone.
     pub heartbeat_secs: u64,
+    /// The address media pipes between nodes listen on and are reached at;
+    /// empty: the host of `internal_addr` (an IP), else `rtc.listen_ip`.
+    pub pipe_ip: String,
+    /// Encrypt media piped between nodes (SRTP).
+    pub pipe_srtp: bool,
 }
 
 impl ClusterConfig {
@@ -348,6 +353,12 @@ impl Config {
                     "must be at least 16 characters when cluster.redis_url is set",
                 ));
             }
+            if !self.cluster.pipe_ip.is_empty() && self.cluster.pipe_ip.parse::<IpAddr>().is_err() {
+                return Err(invalid(
+                    "cluster.pipe_ip",
+                    format!("{:?} is not an IP address", self.cluster.pipe_ip),
+                ));
+            }
             if self.cluster.heartbeat_secs == 0 || self.cluster.capacity == 0 {
                 return Err(invalid(
                     "cluster",
@@ -558,6 +569,20 @@ impl Config {
 
     pub fn listen_ip(&self) -> IpAddr {
         self.rtc.listen_ip.parse().expect("validated at load")
+    }
+
+    /// Where media pipes to other nodes listen (`cluster.pipe_ip`, else the
+    /// host of the internal address, else `rtc.listen_ip`).
+    pub fn pipe_ip(&self, internal_addr: &str) -> IpAddr {
+        if let Ok(ip) = self.cluster.pipe_ip.parse() {
+            return ip;
+        }
+        internal_addr
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip())
+            .ok()
+            .filter(|ip| !ip.is_unspecified())
+            .unwrap_or_else(|| self.listen_ip())
     }
 
     pub fn announced_ip(&self) -> Option<IpAddr> {

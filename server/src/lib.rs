@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cascade;
 pub mod cluster;
 pub mod codecs;
 pub mod config;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub(crate) public_base_url: std::sync::OnceLock<String>,
     /// This node's place in a cluster (`[cluster]`), once it joined.
     pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Membership>>,
+    /// Its part in classes that span nodes, with it.
+    pub(crate) cascade: std::sync::OnceLock<Arc<crate::cascade::Cascade>>,
 }
 
 /// One open connection counted against its client address; uncounted on drop.

@@ -104,6 +104,16 @@ pub struct Seat {
     generation: usize,
 }
 
+impl Seat {
+    /// A seat on no worker: what stands in a room without media (a relay).
+    pub fn detached() -> Seat {
+        Seat {
+            slot: usize::MAX,
+            generation: usize::MAX,
+        }
+    }
+}
+
 impl Reservation {
     /// The peer joined: it stays counted until `remove_peer`.
     pub fn keep(mut self) -> Seat {
@@ -315,7 +325,9 @@ impl WorkerPool {
     /// replaced (the replacement started from zero).
     pub fn remove_peer(&self, seat: Seat) {
         let _placing = self.placing.lock();
-        let slot = &self.slots[seat.slot];
+        let Some(slot) = self.slots.get(seat.slot) else {
+            return; // a detached seat
+        };
         if slot.generation.load(Ordering::Relaxed) != seat.generation {
             return;
         }

@@ -123,3 +123,132 @@ async fn a_node_alone_has_no_cluster_and_one_without_its_redis_does_not_start() 
     let error = Application::build(short).await.err().expect("no start");
     assert!(error.to_string().contains("cluster.secret"), "{error}");
 }
+
+/// `n` notifications named `name` (10 s each at most), their data.
+async fn notified_n(client: &mut common::app::Client, name: &str, n: usize) -> Vec<Value> {
+    let mut all = Vec::new();
+    for _ in 0..n {
+        all.push(client.notified(name).await);
+    }
+    all
+}
+
+/// Until `done` holds for the home's room (5 s at most).
+async fn home_until(app: &TestApp, room: &str, what: &str, done: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let id = podium_server::ids::RoomId::parse(room).unwrap();
+    loop {
+        let mut edges = app
+            .state
+            .rooms
+            .get(&id)
+            .map(|r| r.edges())
+            .unwrap_or_default();
+        edges.sort();
+        if done(&edges) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: edges {edges:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_spans_nodes_its_home_pipes_each_producer_once_to_each_edge() {
+    let redis = RedisServer::start();
+    let a = TestApp::with(node(&redis, "node-a")).await;
+    let b = TestApp::with(node(&redis, "node-b")).await;
+    let c = TestApp::with(node(&redis, "node-c")).await;
+
+    // A student on b before the teacher: b waits for a home.
+    let (mut early, joined) = b.join("maths", "Early", Role::Student).await;
+    assert_eq!(joined["producers"], serde_json::json!([]));
+
+    let (mut teacher, _) = a.join("maths", "Ada", Role::Teacher).await;
+    let produced = common::app::teacher_producing(&mut teacher, &["camera", "mic"]).await;
+
+    // The early student hears of the teacher and of both producers, piped in.
+    let joined_peer = early.notified("peerJoined").await;
+    assert_eq!(joined_peer["peer"]["name"], "Ada");
+    assert!(
+        joined_peer["peer"]["user"].is_null(),
+        "students see no user ids"
+    );
+    let mut ids: Vec<String> = notified_n(&mut early, "newProducer", 2)
+        .await
+        .iter()
+        .map(|n| n["producer"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = produced.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    // Students on b and c: the teacher and its producers are in their join,
+    // and they consume them from their own node.
+    let (mut bob, joined) = b.join("maths", "Bob", Role::Student).await;
+    assert_eq!(joined["producers"].as_array().unwrap().len(), 2, "{joined}");
+    assert!(
+        joined["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Ada")
+    );
+    let (mut cleo, _) = c.join("maths", "Cleo", Role::Student).await;
+    notified_n(&mut cleo, "newProducer", 2).await;
+    for student in [&mut bob, &mut cleo] {
+        common::app::viewer_ready(student).await;
+        for id in &produced {
+            let consumed = student
+                .ok("consume", serde_json::json!({ "producerId": id }))
+                .await;
+            assert_eq!(consumed["producerId"], id.as_str());
+            assert!(consumed["peerId"].is_string());
+        }
+    }
+    // One pipe per edge node, however many students it carries.
+    home_until(&a, "maths", "b and c piped", |e| e == ["node-b", "node-c"]).await;
+
+    // What the teacher says on a reaches students on b and c.
+    teacher
+        .ok("chat", serde_json::json!({ "text": "page 12" }))
+        .await;
+    for student in [&mut bob, &mut cleo, &mut early] {
+        assert_eq!(student.notified("chat").await["text"], "page 12");
+    }
+
+    // The teacher closes the camera: consumers on the edges close.
+    teacher
+        .ok(
+            "closeProducer",
+            serde_json::json!({ "producerId": produced[0] }),
+        )
+        .await;
+    for student in [&mut bob, &mut cleo] {
+        let closed = student.notified("consumerClosed").await;
+        assert_eq!(closed["producerId"], produced[0].as_str());
+    }
+
+    // A second teacher's join elsewhere is refused, naming the live node.
+    let mut other = b.connect("maths", "Tom", Role::Teacher).await;
+    let (code, message) = other
+        .request("join", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "conflict");
+    assert!(message.contains(&a.base), "{message}");
+
+    // The students of c leave: c's pipe closes on the home.
+    cleo.close().await;
+    home_until(&a, "maths", "c's pipe closed", |e| e == ["node-b"]).await;
+
+    // The teacher leaves: the edge's students see the teacher go.
+    teacher.close().await;
+    let left = bob.notified("peerLeft").await;
+    assert_eq!(left["peerId"], joined_peer["peer"]["id"]);
+    drop((early, bob, other));
+    c.stop().await;
+    b.stop().await;
+    a.stop().await;
+}

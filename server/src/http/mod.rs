@@ -62,12 +62,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
             "/api/admin/restreams/{id}/destinations/{destination}",
             web::delete().to(remove_destination),
         )
-        .configure(recordings::routes);
+        .configure(recordings::routes)
+        .configure(internal::routes);
     if static_dir.is_dir() {
         cfg.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
     }
 }
 
+mod internal;
 mod recordings;
 
 type State = web::Data<AppState>;

@@ -11,10 +11,12 @@
 //! mutex serializing router creation and piping, which await the worker.
 //! mediasoup callbacks never lock: they post a `RoomEvent` to the room's task.
 
+mod cascade;
 mod media;
 mod peer;
 mod registry;
 
+pub use cascade::{Audience, EdgeOpened, PipeEnd, PipeOptions, PipedProducer, Relayed, Upstream};
 pub use peer::{CloseSignal, Outbox, Outgoing, Queue};
 pub use registry::{RoomSummary, Rooms};
 
@@ -142,6 +144,15 @@ struct RoomState {
     /// notification when it changes).
     recording: bool,
     chat: ChatBudgets,
+    /// Home of a room across nodes: what stands for the edges' staff and
+    /// students (see `cascade`); never in `peers`.
+    relays: Vec<Peer>,
+    /// Home: the pipes to edge nodes, by node id.
+    edges: HashMap<String, cascade::EdgeLink>,
+    /// Edge: the pipe from the home node.
+    upstream: Option<cascade::HomeLink>,
+    /// Edge: the home's peers (as staff see them), as the home relayed them.
+    remote_peers: HashMap<PeerId, PeerInfo>,
 }
 
 impl RoomState {
@@ -241,7 +252,11 @@ enum RoomEvent {
 /// Who hears about a peer: staff see everyone, students see staff and the
 /// students allowed to speak. This keeps joins O(staff), not O(room).
 fn sees(viewer: Role, subject: &Peer) -> bool {
-    viewer.is_staff() || subject.info.role.is_staff() || subject.info.can_speak
+    sees_info(viewer, &subject.info)
+}
+
+fn sees_info(viewer: Role, subject: &PeerInfo) -> bool {
+    viewer.is_staff() || subject.role.is_staff() || subject.can_speak
 }
 
 impl Room {
@@ -341,6 +356,14 @@ impl Room {
             .values()
             .filter(|p| !replaced.contains(&p.info.id) && sees(claims.role, p))
             .map(|p| p.info(claims.role))
+            .chain(
+                (state.remote_peers.values())
+                    .filter(|p| sees_info(claims.role, p))
+                    .map(|p| PeerInfo {
+                        user: p.user.clone().filter(|_| claims.role.is_staff()),
+                        ..p.clone()
+                    }),
+            )
             .collect();
         let producers: Vec<wire::ProducerInfo> = state
             .producers
@@ -366,7 +389,7 @@ impl Room {
         }
         let can_speak = peer.info.can_speak;
         state.peers.insert(peer_id, peer);
-        let peer_count = state.peers.len() - replaced.len();
+        let peer_count = state.peers.len() - replaced.len() + state.remote_peers.len();
         let recording = state.recording;
         drop(state);
         for old in replaced {
@@ -817,7 +840,10 @@ fn teacher_producer(state: &RoomState, sources: &[Source]) -> Option<ProducerId>
 
 /// Serialized once by the caller, queued to every matching peer.
 fn broadcast(state: &RoomState, text: &Arc<Outgoing>, to: impl Fn(&Peer) -> bool) {
-    for peer in state.peers.values().filter(|p| to(p)) {
+    for peer in (state.peers.values())
+        .chain(&state.relays)
+        .filter(|p| to(p))
+    {
         peer.send(text);
     }
 }

@@ -177,6 +177,11 @@ impl Peer {
         }
     }
 
+    /// Whether it stands for the edges of a room across nodes (no connection here).
+    pub fn is_relay(&self) -> bool {
+        self.seat == Seat::detached()
+    }
+
     /// The token's user id.
     pub fn user(&self) -> &str {
         self.info.user.as_deref().unwrap_or_default()

@@ -1,0 +1,476 @@
+//! One class across nodes (docs/CLUSTER.md). A teacher's join makes this
+//! node the room's home (a lease in Redis); any other peer's join on a node
+//! that is not the home makes that node an edge, which pipes the home's
+//! producers in (`room::cascade`) through the home's internal API (signed
+//! HTTP, `http::internal`) and follows the home's room events on the bus.
+//!
+//! One task per room and node: the home's relays its room's notifications
+//! to the bus, renews the lease and drops the pipes of edges that died; an
+//! edge's finds the home, opens its pipe, applies what the home relays, and
+//! starts over when the home is gone or moved.
+
+use crate::auth::Role;
+use crate::cluster::Membership;
+use crate::error::{Error, Result};
+use crate::ids::RoomId;
+use crate::room::{Audience, EdgeOpened, PipeOptions, PipedProducer, Room, Upstream};
+use parking_lot::Mutex;
+use podium_cluster::{ClusterError, Envelope, NodeInfo, RequestParts};
+use podium_protocol::signaling::Notification;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long a node waits for another's internal API.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the home says on a room's channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+enum RoomMessage {
+    /// The sender is the room's home now.
+    Homed,
+    /// The sender is no longer the room's home (its room closed).
+    Closed,
+    /// A notification the home's peers of `audience` heard.
+    Event {
+        audience: Audience,
+        notification: Box<Notification>,
+    },
+}
+
+/// What this node is to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Home,
+    Edge,
+}
+
+struct Link {
+    part: Part,
+    task: JoinHandle<()>,
+}
+
+pub struct Cascade {
+    membership: Arc<Membership>,
+    pipe: PipeOptions,
+    secret: String,
+    http: reqwest::Client,
+    links: Mutex<HashMap<RoomId, Link>>,
+}
+
+impl Cascade {
+    pub fn new(membership: Arc<Membership>, pipe: PipeOptions, secret: String) -> Arc<Cascade> {
+        Arc::new(Cascade {
+            membership,
+            pipe,
+            secret,
+            http: reqwest::Client::builder()
+                .timeout(CALL_TIMEOUT)
+                .build()
+                .expect("a plain HTTP client builds"),
+            links: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn pipe_options(&self) -> &PipeOptions {
+        &self.pipe
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    fn part(&self, room: &RoomId) -> Option<Part> {
+        self.links
+            .lock()
+            .get(room)
+            .filter(|l| !l.task.is_finished())
+            .map(|l| l.part)
+    }
+
+    /// Before a join: a teacher's makes this node the room's home (or is
+    /// refused, naming the node where the class is live); anyone else's
+    /// needs the directory to answer, so that the edge can find the home.
+    pub async fn admit(&self, room: &RoomId, role: Role) -> Result<()> {
+        let unavailable = |error: ClusterError| {
+            tracing::warn!(room = %room, %error, "cluster directory unavailable for a join");
+            Error::Unavailable(
+                "the cluster's directory does not answer; try again in a few seconds".into(),
+            )
+        };
+        let part = self.part(room);
+        if role != Role::Teacher {
+            if part.is_none() {
+                self.membership
+                    .directory()
+                    .home(room.as_str())
+                    .await
+                    .map_err(unavailable)?;
+            }
+            return Ok(());
+        }
+        if part == Some(Part::Home) {
+            return Ok(());
+        }
+        let me = self.membership.id();
+        let directory = self.membership.directory();
+        let lease = self.membership.ttl();
+        let home = directory
+            .claim(room.as_str(), &me, lease)
+            .await
+            .map_err(unavailable)?;
+        if home.node == me {
+            return Ok(());
+        }
+        let nodes = self.membership.nodes().await.map_err(unavailable)?;
+        if let Some(live) = nodes.iter().find(|n| n.id == home.node) {
+            return Err(Error::Conflict(format!(
+                "this class is live on another node: join it at {}",
+                live.public_url
+            )));
+        }
+        match directory
+            .take_over(room.as_str(), &me, &home.node, lease)
+            .await
+            .map_err(unavailable)?
+        {
+            true => {
+                tracing::info!(room = %room, dead = %home.node, "took over the home of a room whose node died");
+                Ok(())
+            }
+            false => Err(Error::Conflict(
+                "another node took this class a moment ago; join again".into(),
+            )),
+        }
+    }
+
+    /// After a join: starts this node's part in the room, if not running.
+    pub fn joined(self: &Arc<Self>, room: &Arc<Room>, role: Role) {
+        let want = if role == Role::Teacher {
+            Part::Home
+        } else {
+            Part::Edge
+        };
+        let mut links = self.links.lock();
+        if let Some(link) = links.get(room.id())
+            && !link.task.is_finished()
+        {
+            if link.part == Part::Home || want == Part::Edge {
+                return;
+            }
+            // An edge whose teacher joined here: this node is the home now.
+            link.task.abort();
+            room.close_home();
+        }
+        let weak = Arc::downgrade(room);
+        let cascade = Arc::clone(self);
+        let task = match want {
+            Part::Home => tokio::spawn(async move { cascade.run_home(weak).await }),
+            Part::Edge => tokio::spawn(async move { cascade.run_edge(weak).await }),
+        };
+        links.insert(room.id().clone(), Link { part: want, task });
+    }
+
+    async fn publish(&self, room: &RoomId, message: &RoomMessage) -> Result<(), ClusterError> {
+        let bus = self.membership.bus();
+        let body =
+            serde_json::to_value(message).map_err(|e| ClusterError::Malformed(e.to_string()))?;
+        bus.publish(
+            &bus.room_channel(room.as_str()),
+            &Envelope::new(self.membership.id(), body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn run_home(self: Arc<Self>, weak: Weak<Room>) {
+        let Some(room) = weak.upgrade() else { return };
+        let id = room.id().clone();
+        let me = self.membership.id();
+        let mut relayed = room.relay();
+        drop(room);
+        tracing::info!(room = %id, "this node is the room's home");
+        if let Err(error) = self.publish(&id, &RoomMessage::Homed).await {
+            tracing::warn!(room = %id, %error, "cannot tell the cluster about the room's home");
+        }
+        let mut beat = tokio::time::interval(self.membership.period());
+        loop {
+            tokio::select! {
+                relayed = relayed.recv() => {
+                    let Some((audience, outgoing)) = relayed else { break };
+                    let notification = match serde_json::from_str::<Notification>(outgoing.as_text()) {
+                        Ok(notification) => notification,
+                        Err(error) => {
+                            tracing::warn!(room = %id, %error, "a relayed notification does not parse");
+                            continue;
+                        }
+                    };
+                    let event = RoomMessage::Event { audience, notification: Box::new(notification) };
+                    if let Err(error) = self.publish(&id, &event).await {
+                        tracing::warn!(room = %id, %error, "cannot relay to the edges");
+                    }
+                }
+                _ = beat.tick() => {
+                    let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else { break };
+                    self.keep_home(&room, &me).await;
+                }
+            }
+        }
+        let directory = self.membership.directory();
+        if let Err(error) = directory.release(id.as_str(), &me).await {
+            tracing::warn!(room = %id, %error, "cannot release the room's home (its lease expires)");
+        }
+        let _ = self.publish(&id, &RoomMessage::Closed).await;
+        tracing::info!(room = %id, "this node is no longer the room's home");
+    }
+
+    /// Renews the home's lease (taking it again after Redis lost it) and
+    /// closes the pipes of edges that left the cluster.
+    async fn keep_home(&self, room: &Room, me: &str) {
+        let directory = self.membership.directory();
+        let lease = self.membership.ttl();
+        match directory.renew(room.id().as_str(), me, lease).await {
+            Ok(true) => {}
+            Ok(false) => match directory.claim(room.id().as_str(), me, lease).await {
+                Ok(home) if home.node == me => {}
+                Ok(home) => {
+                    tracing::warn!(room = %room.id(), other = %home.node, "another node took this room's home");
+                }
+                Err(error) => {
+                    tracing::warn!(room = %room.id(), %error, "cannot renew the room's home");
+                }
+            },
+            Err(error) => tracing::warn!(room = %room.id(), %error, "cannot renew the room's home"),
+        }
+        let edges = room.edges();
+        if edges.is_empty() {
+            return;
+        }
+        if let Ok(nodes) = self.membership.nodes().await {
+            for edge in edges.iter().filter(|e| !nodes.iter().any(|n| &n.id == *e)) {
+                tracing::warn!(room = %room.id(), edge, "edge node gone from the cluster: its pipe closes");
+                room.close_edge(edge);
+            }
+        }
+    }
+
+    async fn run_edge(self: Arc<Self>, weak: Weak<Room>) {
+        let Some(id) = weak.upgrade().map(|r| r.id().clone()) else {
+            return;
+        };
+        let me = self.membership.id();
+        let bus = self.membership.bus();
+        let mut subscription = bus.subscribe(vec![bus.room_channel(id.as_str())]);
+        if !subscription.ready().await {
+            return;
+        }
+        let period = self.membership.period();
+        // The home this node last piped from: told when the pipe closes.
+        let mut linked: Option<NodeInfo> = None;
+        'find: loop {
+            if let Some(home) = linked.take() {
+                self.close_pipe(&id, &home).await;
+            }
+            let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else {
+                break;
+            };
+            let home = match self.find_home(&id, &me).await {
+                Ok(Some(home)) => home,
+                Ok(None) => {
+                    // No live home yet: wait for one to announce itself.
+                    drop(room);
+                    let _ = tokio::time::timeout(period, subscription.next()).await;
+                    continue;
+                }
+                Err(Found::Here) => break,
+            };
+            if let Err(error) = self.open(&room, &home).await {
+                tracing::warn!(room = %id, home = %home.id, %error, "cannot pipe from the home; trying again");
+                room.close_home();
+                drop(room);
+                tokio::time::sleep(period).await;
+                continue;
+            }
+            drop(room);
+            linked = Some(home.clone());
+            let mut beat = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    message = subscription.next() => {
+                        let Some(message) = message else { break 'find };
+                        let (_, envelope) = match message {
+                            Ok(message) => message,
+                            Err(error) => {
+                                tracing::warn!(room = %id, %error, "refused a bus message");
+                                continue;
+                            }
+                        };
+                        let Some(room) = weak.upgrade() else { break 'find };
+                        match serde_json::from_value::<RoomMessage>(envelope.body) {
+                            Ok(RoomMessage::Event { audience, notification }) if envelope.from == home.id => {
+                                if let Some(upstream) = room.apply_relayed(audience, *notification)
+                                    && let Err(error) = self.follow(&room, &home, upstream).await
+                                {
+                                    tracing::warn!(room = %id, %error, "cannot follow a producer of the home");
+                                }
+                            }
+                            Ok(RoomMessage::Event { .. }) => {}
+                            Ok(RoomMessage::Homed | RoomMessage::Closed) => {
+                                // The home closed, restarted or moved: find it again.
+                                room.close_home();
+                                continue 'find;
+                            }
+                            Err(error) => tracing::warn!(room = %id, %error, "a bus message does not parse"),
+                        }
+                    }
+                    _ = beat.tick() => {
+                        let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else { break 'find };
+                        if let Ok(nodes) = self.membership.nodes().await
+                            && !nodes.iter().any(|n| n.id == home.id)
+                        {
+                            tracing::warn!(room = %id, home = %home.id, "the room's home left the cluster");
+                            room.close_home();
+                            linked = None; // its pipes went with it
+                            continue 'find;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(room) = weak.upgrade() {
+            room.close_home();
+        }
+        if let Some(home) = linked {
+            self.close_pipe(&id, &home).await;
+        }
+    }
+
+    /// Tells `home` this node's pipe of the room is closed (it may be gone:
+    /// then its pipes went with it).
+    async fn close_pipe(&self, room: &RoomId, home: &NodeInfo) {
+        let path = format!(
+            "/internal/cluster/rooms/{room}/edges/{}",
+            self.membership.id()
+        );
+        if let Err(error) = self
+            .call::<serde_json::Value>(home, reqwest::Method::DELETE, &path, None)
+            .await
+        {
+            tracing::debug!(room = %room, home = %home.id, %error, "could not tell the home the pipe closed");
+        }
+    }
+
+    /// The room's live home, unless it is this node.
+    async fn find_home(&self, room: &RoomId, me: &str) -> Result<Option<NodeInfo>, Found> {
+        let Ok(Some(home)) = self.membership.directory().home(room.as_str()).await else {
+            return Ok(None);
+        };
+        if home == me {
+            return Err(Found::Here);
+        }
+        let nodes = self.membership.nodes().await.unwrap_or_default();
+        Ok(nodes.into_iter().find(|n| n.id == home))
+    }
+
+    /// Opens the room's pipe from `home` and takes the room as it is there.
+    async fn open(&self, room: &Arc<Room>, home: &NodeInfo) -> Result<()> {
+        let end = room.open_home(&home.id, &self.pipe).await?;
+        let path = format!(
+            "/internal/cluster/rooms/{}/edges/{}",
+            room.id(),
+            self.membership.id()
+        );
+        let body = serde_json::to_value(&end).map_err(|e| Error::Internal(e.to_string()))?;
+        let opened: EdgeOpened = self
+            .call(home, reqwest::Method::POST, &path, Some(body))
+            .await?;
+        let producers = opened.producers.len();
+        room.connect_home(opened).await?;
+        tracing::info!(room = %room.id(), home = %home.id, producers, "piped from the home");
+        Ok(())
+    }
+
+    async fn follow(&self, room: &Room, home: &NodeInfo, upstream: Upstream) -> Result<()> {
+        match upstream {
+            Upstream::Pipe(producer_id) => {
+                let path = format!(
+                    "/internal/cluster/rooms/{}/edges/{}/producers/{producer_id}",
+                    room.id(),
+                    self.membership.id()
+                );
+                let piped: PipedProducer =
+                    self.call(home, reqwest::Method::POST, &path, None).await?;
+                room.add_piped(piped).await
+            }
+            Upstream::Unpipe(producer_id) => {
+                room.remove_piped(producer_id);
+                Ok(())
+            }
+            Upstream::Pause(producer_id, paused) => room.pause_piped(producer_id, paused).await,
+        }
+    }
+
+    /// A signed request to another node's internal API.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        node: &NodeInfo,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let me = self.membership.id();
+        let time_ms = podium_cluster::now_ms();
+        let signature = podium_cluster::sign_request(
+            &self.secret,
+            &RequestParts {
+                method: method.as_str(),
+                path,
+                node: &me,
+                time_ms,
+                body: body.as_bytes(),
+            },
+        );
+        let url = format!("http://{}{path}", node.internal_addr);
+        let response = self
+            .http
+            .request(method, &url)
+            .header(podium_cluster::NODE_HEADER, &me)
+            .header(podium_cluster::TIME_HEADER, time_ms.to_string())
+            .header(podium_cluster::SIGNATURE_HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Error::Unavailable(format!("node {} does not answer: {e}", node.id)))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::Unavailable(format!("node {}: {e}", node.id)))?;
+        if !status.is_success() {
+            return Err(Error::Unavailable(format!(
+                "node {} answered {status}: {text}",
+                node.id
+            )));
+        }
+        serde_json::from_str(if text.is_empty() { "null" } else { &text })
+            .map_err(|e| Error::Internal(format!("node {} answered {e}", node.id)))
+    }
+
+    /// Stops every room task (shutdown); homes release their leases.
+    pub fn stop(&self) {
+        for (_, link) in self.links.lock().drain() {
+            link.task.abort();
+        }
+    }
+}
+
+/// Why an edge stops looking for its home.
+enum Found {
+    /// This node is the home now.
+    Here,
+}
