@@ -74,7 +74,8 @@ async fn nodes_list_each_other_with_their_load_and_leave_when_they_stop() {
     let listing = a.admin_get("/api/admin/cluster").await;
     assert_eq!(ids(&listing), ["node-a"]);
 
-    // Redis away: a clear 503, and the node still takes a class.
+    // Redis away: a clear 503; a running class goes on, a new one is refused clearly.
+    let (mut running, _) = a.join("running", "Ada", Role::Teacher).await;
     redis.kill();
     let asked = Instant::now();
     let response = reqwest::Client::new()
@@ -91,8 +92,25 @@ async fn nodes_list_each_other_with_their_load_and_leave_when_they_stop() {
         "{:?}",
         asked.elapsed()
     );
-    let (_teacher, joined) = a.join("physics", "Ada", Role::Teacher).await;
-    assert!(joined["peerId"].is_string());
+    // A class that is not running yet cannot find its home: a clear error,
+    // not a hang.
+    let mut teacher = a.connect("physics", "Ada", Role::Teacher).await;
+    let asked = Instant::now();
+    let (code, message) = teacher
+        .request("join", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "unavailable", "{message}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // The class that was running goes on.
+    running
+        .ok("chat", serde_json::json!({ "text": "still here" }))
+        .await;
 
     // Redis back (empty): the next heartbeat registers a again.
     redis.run();
