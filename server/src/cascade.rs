@@ -12,10 +12,15 @@
 use crate::auth::Role;
 use crate::cluster::Membership;
 use crate::error::{Error, Result};
+use crate::ids::PeerId;
 use crate::ids::RoomId;
-use crate::room::{Audience, EdgeOpened, PipeOptions, PipedProducer, Room, Upstream};
+use crate::room::{
+    Audience, EdgeEvent, EdgeOpened, EdgeRequest, OpenEdge, PipeOptions, PipedProducer, Relayed,
+    Room, Upstream,
+};
 use parking_lot::Mutex;
 use podium_cluster::{ClusterError, Envelope, NodeInfo, RequestParts};
+use podium_protocol::signaling::CloseReason;
 use podium_protocol::signaling::Notification;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -39,6 +44,11 @@ enum RoomMessage {
         audience: Audience,
         notification: Box<Notification>,
     },
+    /// The home removed a peer of an edge (kicked, say): its edge closes it.
+    Removed {
+        peer_id: PeerId,
+        reason: CloseReason,
+    },
 }
 
 /// What this node is to a room.
@@ -59,6 +69,8 @@ pub struct Cascade {
     secret: String,
     http: reqwest::Client,
     links: Mutex<HashMap<RoomId, Link>>,
+    /// The home each room of this edge is piped from.
+    homes: Mutex<HashMap<RoomId, NodeInfo>>,
 }
 
 impl Cascade {
@@ -72,6 +84,7 @@ impl Cascade {
                 .build()
                 .expect("a plain HTTP client builds"),
             links: Mutex::new(HashMap::new()),
+            homes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -200,7 +213,16 @@ impl Cascade {
         loop {
             tokio::select! {
                 relayed = relayed.recv() => {
-                    let Some((audience, outgoing)) = relayed else { break };
+                    let (audience, outgoing) = match relayed {
+                        None => break,
+                        Some(Relayed::Heard(audience, outgoing)) => (audience, outgoing),
+                        Some(Relayed::Removed { peer_id, reason }) => {
+                            if let Err(error) = self.publish(&id, &RoomMessage::Removed { peer_id, reason }).await {
+                                tracing::warn!(room = %id, %error, "cannot tell an edge its peer was removed");
+                            }
+                            continue;
+                        }
+                    };
                     let notification = match serde_json::from_str::<Notification>(outgoing.as_text()) {
                         Ok(notification) => notification,
                         Err(error) => {
@@ -258,7 +280,8 @@ impl Cascade {
     }
 
     async fn run_edge(self: Arc<Self>, weak: Weak<Room>) {
-        let Some(id) = weak.upgrade().map(|r| r.id().clone()) else {
+        let Some((id, mut events)) = weak.upgrade().map(|r| (r.id().clone(), r.edge_events()))
+        else {
             return;
         };
         let me = self.membership.id();
@@ -272,6 +295,7 @@ impl Cascade {
         let mut linked: Option<NodeInfo> = None;
         'find: loop {
             if let Some(home) = linked.take() {
+                self.homes.lock().remove(&id);
                 self.close_pipe(&id, &home).await;
             }
             let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else {
@@ -287,6 +311,8 @@ impl Cascade {
                 }
                 Err(Found::Here) => break,
             };
+            // Opening the pipe tells the home everything up to now.
+            while events.try_recv().is_ok() {}
             if let Err(error) = self.open(&room, &home).await {
                 tracing::warn!(room = %id, home = %home.id, %error, "cannot pipe from the home; trying again");
                 room.close_home();
@@ -296,6 +322,7 @@ impl Cascade {
             }
             drop(room);
             linked = Some(home.clone());
+            self.homes.lock().insert(id.clone(), home.clone());
             let mut beat = tokio::time::interval(period);
             loop {
                 tokio::select! {
@@ -317,13 +344,23 @@ impl Cascade {
                                     tracing::warn!(room = %id, %error, "cannot follow a producer of the home");
                                 }
                             }
-                            Ok(RoomMessage::Event { .. }) => {}
+                            Ok(RoomMessage::Removed { peer_id, reason }) if envelope.from == home.id => {
+                                room.removed_by_home(peer_id, reason);
+                            }
+                            Ok(RoomMessage::Event { .. } | RoomMessage::Removed { .. }) => {}
                             Ok(RoomMessage::Homed | RoomMessage::Closed) => {
                                 // The home closed, restarted or moved: find it again.
                                 room.close_home();
                                 continue 'find;
                             }
                             Err(error) => tracing::warn!(room = %id, %error, "a bus message does not parse"),
+                        }
+                    }
+                    event = events.recv() => {
+                        let Some(event) = event else { break 'find };
+                        let Some(room) = weak.upgrade() else { break 'find };
+                        if let Err(error) = self.tell_home(&room, &home, event).await {
+                            tracing::warn!(room = %id, home = %home.id, %error, "the home did not take an edge's change");
                         }
                     }
                     _ = beat.tick() => {
@@ -344,8 +381,89 @@ impl Cascade {
             room.close_home();
         }
         if let Some(home) = linked {
+            self.homes.lock().remove(&id);
             self.close_pipe(&id, &home).await;
         }
+    }
+
+    /// Tells the home what changed on this edge.
+    async fn tell_home(&self, room: &Room, home: &NodeInfo, event: EdgeEvent) -> Result<()> {
+        let base = format!(
+            "/internal/cluster/rooms/{}/edges/{}",
+            room.id(),
+            self.membership.id()
+        );
+        match event {
+            EdgeEvent::Joined(peer) => {
+                let path = format!("{base}/peers");
+                self.call::<serde_json::Value>(
+                    home,
+                    reqwest::Method::POST,
+                    &path,
+                    Some(to_json(&peer)?),
+                )
+                .await?;
+            }
+            EdgeEvent::Left(peer_id) => {
+                let path = format!("{base}/peers/{peer_id}");
+                self.call::<serde_json::Value>(home, reqwest::Method::DELETE, &path, None)
+                    .await?;
+            }
+            EdgeEvent::Produced(producer_id) => self.pipe_up(room, home, producer_id).await?,
+            EdgeEvent::ProducerClosed(producer_id) => {
+                room.unpipe_up(producer_id);
+                let path = format!("{base}/incoming/{producer_id}");
+                self.call::<serde_json::Value>(home, reqwest::Method::DELETE, &path, None)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a local producer (a student allowed to speak) up to the home.
+    async fn pipe_up(
+        &self,
+        room: &Room,
+        home: &NodeInfo,
+        producer_id: mediasoup::prelude::ProducerId,
+    ) -> Result<()> {
+        let piped = match room.pipe_up(producer_id).await {
+            Ok(piped) => piped,
+            Err(Error::NotFound { .. }) => return Ok(()), // closed meanwhile
+            Err(error) => return Err(error),
+        };
+        let path = format!(
+            "/internal/cluster/rooms/{}/edges/{}/incoming",
+            room.id(),
+            self.membership.id()
+        );
+        self.call::<serde_json::Value>(home, reqwest::Method::POST, &path, Some(to_json(&piped)?))
+            .await?;
+        Ok(())
+    }
+
+    /// A room-level request of a peer of this node, carried out by the
+    /// room's home when the room is piped from one (`None`: this node
+    /// decides, as a node alone does).
+    pub async fn forward(
+        &self,
+        room: &Room,
+        peer_id: PeerId,
+        request: EdgeRequest,
+    ) -> Option<Result<()>> {
+        room.home_node()?;
+        let home = self.homes.lock().get(room.id()).cloned()?;
+        let path = format!(
+            "/internal/cluster/rooms/{}/edges/{}/requests",
+            room.id(),
+            self.membership.id()
+        );
+        let body = serde_json::json!({ "peerId": peer_id, "request": request });
+        Some(
+            self.call::<serde_json::Value>(&home, reqwest::Method::POST, &path, Some(body))
+                .await
+                .map(|_| ()),
+        )
     }
 
     /// Tells `home` this node's pipe of the room is closed (it may be gone:
@@ -377,18 +495,22 @@ impl Cascade {
 
     /// Opens the room's pipe from `home` and takes the room as it is there.
     async fn open(&self, room: &Arc<Room>, home: &NodeInfo) -> Result<()> {
-        let end = room.open_home(&home.id, &self.pipe).await?;
+        let pipe = room.open_home(&home.id, &self.pipe).await?;
         let path = format!(
             "/internal/cluster/rooms/{}/edges/{}",
             room.id(),
             self.membership.id()
         );
-        let body = serde_json::to_value(&end).map_err(|e| Error::Internal(e.to_string()))?;
+        let (peers, local_producers) = room.local_for_home();
+        let body = to_json(&OpenEdge { pipe, peers })?;
         let opened: EdgeOpened = self
             .call(home, reqwest::Method::POST, &path, Some(body))
             .await?;
         let producers = opened.producers.len();
         room.connect_home(opened).await?;
+        for producer_id in local_producers {
+            self.pipe_up(room, home, producer_id).await?;
+        }
         tracing::info!(room = %room.id(), home = %home.id, producers, "piped from the home");
         Ok(())
     }
@@ -452,10 +574,14 @@ impl Cascade {
             .await
             .map_err(|e| Error::Unavailable(format!("node {}: {e}", node.id)))?;
         if !status.is_success() {
-            return Err(Error::Unavailable(format!(
-                "node {} answered {status}: {text}",
-                node.id
-            )));
+            #[derive(Deserialize)]
+            struct Refusal {
+                error: podium_protocol::ErrorBody,
+            }
+            return Err(match serde_json::from_str::<Refusal>(&text) {
+                Ok(refusal) => Error::Remote(refusal.error),
+                Err(_) => Error::Unavailable(format!("node {} answered {status}", node.id)),
+            });
         }
         serde_json::from_str(if text.is_empty() { "null" } else { &text })
             .map_err(|e| Error::Internal(format!("node {} answered {e}", node.id)))
@@ -473,4 +599,8 @@ impl Cascade {
 enum Found {
     /// This node is the home now.
     Here,
+}
+
+fn to_json(value: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))
 }

@@ -37,6 +37,9 @@ pub enum Error {
     Internal(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Another node of the cluster refused, for this reason.
+    #[error("{}", .0.message)]
+    Remote(ErrorBody),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,6 +67,7 @@ impl Error {
             Self::Media(_) => ErrorCode::MediaError,
             Self::Internal(_) => ErrorCode::Internal,
             Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Remote(body) => body.code,
         }
     }
 

@@ -270,3 +270,130 @@ async fn a_class_spans_nodes_its_home_pipes_each_producer_once_to_each_edge() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_decides_chat_hands_speaking_and_kicks_for_every_node() {
+    let redis = RedisServer::start();
+    let a = TestApp::with(node(&redis, "node-a")).await;
+    let b = TestApp::with(node(&redis, "node-b")).await;
+    let c = TestApp::with(node(&redis, "node-c")).await;
+    let (mut teacher, _) = a.join("history", "Ada", Role::Teacher).await;
+    common::app::teacher_producing(&mut teacher, &["mic"]).await;
+    let (mut bob, _) = b.join("history", "Bob", Role::Student).await;
+    let (mut cleo, _) = c.join("history", "Cleo", Role::Student).await;
+    bob.notified("newProducer").await;
+    cleo.notified("newProducer").await;
+
+    // Staff on the home see the students of every node, user ids included.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let peer = teacher.notified("peerJoined").await["peer"].clone();
+        assert!(peer["user"].is_string(), "{peer}");
+        seen.push(peer["name"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, ["Bob", "Cleo"]);
+    let cleo_id = peer_id_on(&a, "history", "Cleo");
+
+    // Chat from c reaches the teacher on a and a student on b.
+    cleo.ok("chat", serde_json::json!({ "text": "a question" }))
+        .await;
+    assert_eq!(teacher.notified("chat").await["text"], "a question");
+    assert_eq!(bob.notified("chat").await["from"]["name"], "Cleo");
+    assert_eq!(cleo.notified("chat").await["text"], "a question");
+    // The home's limits hold for every node: an empty message is refused there.
+    let code = cleo.err("chat", serde_json::json!({ "text": " " })).await;
+    assert_eq!(code, "bad_request");
+
+    // Cleo raises her hand on c; the teacher sees it and lets her speak.
+    cleo.ok("raiseHand", serde_json::json!({})).await;
+    assert_eq!(cleo.notified("handRaised").await["raised"], true);
+    let hand = teacher.notified("handRaised").await;
+    assert_eq!(hand["peerId"], cleo_id.as_str());
+    teacher
+        .ok(
+            "allowSpeak",
+            serde_json::json!({ "peerId": cleo_id, "allowed": true }),
+        )
+        .await;
+    assert_eq!(
+        cleo.notified("speakPermission").await["peer"]["canSpeak"],
+        true
+    );
+
+    // Her microphone on c is heard on a and on b.
+    let transport = cleo
+        .ok(
+            "createTransport",
+            serde_json::json!({ "direction": "send" }),
+        )
+        .await;
+    let mic = common::app::produce(&mut cleo, &transport["id"], "mic").await;
+    for listener in [&mut teacher, &mut bob] {
+        let new = listener.notified("newProducer").await;
+        assert_eq!(new["producer"]["id"], mic.as_str(), "{new}");
+        assert_eq!(new["producer"]["peerId"], cleo_id.as_str());
+    }
+    common::app::viewer_ready(&mut bob).await;
+    let consumed = bob
+        .ok("consume", serde_json::json!({ "producerId": mic }))
+        .await;
+    assert_eq!(consumed["kind"], "audio");
+
+    // Permission withdrawn on a: her producer closes on c, and everywhere.
+    teacher
+        .ok(
+            "allowSpeak",
+            serde_json::json!({ "peerId": cleo_id, "allowed": false }),
+        )
+        .await;
+    let closed = bob.notified("producerClosed").await;
+    assert_eq!(closed["producerId"], mic.as_str());
+    assert_eq!(
+        teacher.notified("producerClosed").await["producerId"],
+        mic.as_str()
+    );
+    let code = cleo
+        .err(
+            "produce",
+            serde_json::json!({
+                "transportId": transport["id"], "kind": "audio", "source": "mic",
+                "rtpParameters": common::app::mic_rtp_parameters(4242),
+            }),
+        )
+        .await;
+    assert_eq!(code, "forbidden");
+
+    // The teacher on a kicks Bob on b: b closes him, and keeps him out.
+    let bob_id = peer_id_on(&a, "history", "Bob");
+    teacher
+        .ok("kick", serde_json::json!({ "peerId": bob_id }))
+        .await;
+    assert_eq!(bob.notified("closed").await["reason"], "kicked");
+    let mut again = b.connect("history", "Bob", Role::Student).await;
+    assert_eq!(again.err("join", serde_json::json!({})).await, "forbidden");
+    let left = cleo
+        .try_notified("peerLeft", Duration::from_millis(300))
+        .await;
+    assert!(
+        left.is_none(),
+        "students do not hear of other students: {left:?}"
+    );
+
+    drop((teacher, bob, cleo, again));
+    c.stop().await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// The id of `name`'s peer as the home's room has it.
+fn peer_id_on(home: &TestApp, room: &str, name: &str) -> String {
+    let id = podium_server::ids::RoomId::parse(room).unwrap();
+    let summary = home.state.rooms.get(&id).unwrap().summary();
+    summary
+        .peers
+        .iter()
+        .find(|p| p.info.name == name)
+        .map(|p| p.info.id.to_string())
+        .unwrap_or_else(|| panic!("{name} is not in the home's room"))
+}

@@ -1,16 +1,19 @@
 //! The internal API nodes of a cluster call on each other (docs/CLUSTER.md):
 //! an edge opens its media pipe from a room's home, asks for a producer,
-//! closes its pipe. Every request is signed with the cluster secret
+//! announces its peers and its own producers, carries its peers' room-level
+//! requests, closes its pipe. Every request is signed with the cluster secret
 //! (`podium_cluster::sign_request`), names the calling node, and may only
 //! act on that node's own pipe; a node outside a cluster answers 404.
 
 use crate::cascade::Cascade;
 use crate::error::{Error, Result};
+use crate::ids::PeerId;
 use crate::ids::{RoomId, ToMedia};
-use crate::room::{EdgeOpened, PipeEnd, PipedProducer};
+use crate::room::{EdgeOpened, EdgePeer, EdgeRequest, OpenEdge, PipedProducer};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use podium_cluster::{NODE_HEADER, RequestParts, SIGNATURE_HEADER, TIME_HEADER};
+use serde::Deserialize;
 use std::sync::Arc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -20,7 +23,108 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/internal/cluster/rooms/{room}/edges/{node}/producers/{producer}",
             web::post().to(pipe_producer),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/peers",
+            web::post().to(add_peer),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/peers/{peer}",
+            web::delete().to(remove_peer),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/incoming",
+            web::post().to(pipe_in),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/incoming/{producer}",
+            web::delete().to(unpipe_in),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/requests",
+            web::post().to(request),
         );
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("body: {e}")))
+}
+
+async fn add_peer(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (room, node) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    let peer: EdgePeer = parse(&body)?;
+    state.rooms.get(&room)?.add_edge_peer(&node, peer)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn remove_peer(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String, PeerId)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (room, node, peer) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    if let Ok(room) = state.rooms.get(&room) {
+        room.remove_edge_peer(&node, peer);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn pipe_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (room, node) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    let piped: PipedProducer = parse(&body)?;
+    state.rooms.get(&room)?.pipe_from_edge(&node, piped).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn unpipe_in(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String, podium_protocol::ProducerId)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (room, node, producer) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    if let Ok(room) = state.rooms.get(&room) {
+        room.unpipe_from_edge(&node, producer.to_media());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OnBehalf {
+    peer_id: PeerId,
+    request: EdgeRequest,
+}
+
+async fn request(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let (room, node) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    let on_behalf: OnBehalf = parse(&body)?;
+    state
+        .rooms
+        .get(&room)?
+        .edge_request(&node, on_behalf.peer_id, on_behalf.request)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The cascade, once the request is proven to come from `node` of this cluster.
@@ -83,12 +187,10 @@ async fn open_edge(
 ) -> Result<web::Json<EdgeOpened>> {
     let (room, node) = path.into_inner();
     let cascade = verified(&state, &request, &body, &node)?;
-    let remote: PipeEnd =
-        serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("pipe: {e}")))?;
+    let open: OpenEdge = parse(&body)?;
     let room = state.rooms.get(&room)?;
     Ok(web::Json(
-        room.open_edge(&node, remote, cascade.pipe_options())
-            .await?,
+        room.open_edge(&node, open, cascade.pipe_options()).await?,
     ))
 }
 

@@ -19,7 +19,7 @@ use crate::room::peer::Peer;
 use crate::workers::Seat;
 use mediasoup::prelude::*;
 use mediasoup::types::srtp_parameters::SrtpParameters;
-use podium_protocol::signaling::{Notification, PeerInfo, Source};
+use podium_protocol::signaling::{CloseReason, Notification, PeerInfo, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -95,6 +95,8 @@ pub enum Upstream {
 pub(super) struct EdgeLink {
     transport: PipeTransport,
     consumers: HashMap<ProducerId, Consumer>,
+    /// The edge's producers (students allowed to speak), produced here.
+    incoming: HashMap<ProducerId, Producer>,
 }
 
 /// The edge's side of the home: its pipe, and what it produces from it.
@@ -103,10 +105,91 @@ pub(super) struct HomeLink {
     slot: usize,
     transport: PipeTransport,
     producers: HashMap<ProducerId, Producer>,
+    /// This node's producers, consumed into the pipe for the home.
+    consumers: HashMap<ProducerId, Consumer>,
 }
 
-/// The relays' queues, drained by the cluster layer: (audience, notification).
-pub type Relayed = mpsc::Receiver<(Audience, Arc<Outgoing>)>;
+/// What a home's relays pass to the cluster layer.
+pub enum Relayed {
+    /// A notification the room's peers of `Audience` heard.
+    Heard(Audience, Arc<Outgoing>),
+    /// A peer of an edge was removed (kicked, replaced): its edge closes it.
+    Removed {
+        peer_id: PeerId,
+        reason: CloseReason,
+    },
+}
+
+/// A peer connected to an edge, as the edge announces it to the home.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgePeer {
+    /// As staff see it.
+    pub peer: PeerInfo,
+    /// When its token expires (a kick bans its user until then).
+    pub token_exp: u64,
+}
+
+/// What an edge sends the home to open its pipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenEdge {
+    pub pipe: PipeEnd,
+    /// The edge's own peers.
+    pub peers: Vec<EdgePeer>,
+}
+
+/// What happens on an edge that its home must hear of (drained by the
+/// cluster layer while the edge is piped).
+#[derive(Debug, Clone)]
+pub enum EdgeEvent {
+    Joined(EdgePeer),
+    Left(PeerId),
+    /// A local producer (a student allowed to speak): pipe it up.
+    Produced(ProducerId),
+    ProducerClosed(ProducerId),
+}
+
+/// A room-level request of an edge's peer, which the home carries out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    tag = "request",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum EdgeRequest {
+    Chat {
+        text: String,
+    },
+    SetHand {
+        target: Option<PeerId>,
+        raised: bool,
+    },
+    AllowSpeak {
+        target: PeerId,
+        allowed: bool,
+    },
+    Kick {
+        target: PeerId,
+    },
+}
+
+/// Queues `event` for the home, if this room is an edge.
+pub(super) fn emit(state: &RoomState, event: EdgeEvent) {
+    if let Some(events) = &state.edge_events {
+        let _ = events.send(event);
+    }
+}
+
+impl Peer {
+    /// How an edge announces it.
+    pub(super) fn edge_peer(&self) -> EdgePeer {
+        EdgePeer {
+            peer: self.info(Role::Admin),
+            token_exp: self.token_exp,
+        }
+    }
+}
 
 fn pipe_transport_options(options: &PipeOptions) -> PipeTransportOptions {
     let mut pipe = PipeTransportOptions::new(ListenInfo {
@@ -154,9 +237,10 @@ impl RoomState {
 }
 
 impl Room {
-    /// Starts relaying the room's notifications (home side); the queue
-    /// receives what staff hear and what students hear. Once per room.
-    pub fn relay(&self) -> Relayed {
+    /// Starts relaying the room's notifications (home side): the queue
+    /// receives what staff hear and what students hear, and the removals
+    /// of edges' peers. Once per room.
+    pub fn relay(&self) -> mpsc::Receiver<Relayed> {
         let (tx, rx) = mpsc::channel(RELAY_QUEUE);
         let mut state = self.state.lock();
         state.relays.clear();
@@ -168,7 +252,7 @@ impl Room {
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(text) = queue.recv().await {
-                    if tx.send((audience, text)).await.is_err() {
+                    if tx.send(Relayed::Heard(audience, text)).await.is_err() {
                         break;
                     }
                 }
@@ -178,20 +262,34 @@ impl Room {
                 .relays
                 .push(Peer::new(PeerId::new(), &claims, Seat::detached(), outbox));
         }
+        state.relay_tx = Some(tx);
         rx
+    }
+
+    /// Home side: tells the edges an edge's peer was removed.
+    pub(super) fn relay_removal(&self, peer_id: PeerId, reason: CloseReason) {
+        let tx = self.state.lock().relay_tx.clone();
+        if let Some(tx) = tx
+            && tx.try_send(Relayed::Removed { peer_id, reason }).is_err()
+        {
+            tracing::warn!(room = %self.id, peer = %peer_id, "relay queue full: an edge's peer removal is lost");
+        }
     }
 
     /// Stops relaying (the room is no longer a home).
     pub fn stop_relay(&self) {
-        self.state.lock().relays.clear();
+        let mut state = self.state.lock();
+        state.relays.clear();
+        state.relay_tx = None;
     }
 
     /// Home side: an edge opens its pipe to this room (a new one replaces
-    /// its old one); every producer of the room is consumed into it.
+    /// its old one) and announces its peers; every producer of the room is
+    /// consumed into the pipe.
     pub async fn open_edge(
         self: &Arc<Self>,
         edge: &str,
-        remote: PipeEnd,
+        open: OpenEdge,
         options: &PipeOptions,
     ) -> Result<EdgeOpened> {
         let home = self.home_slot()?;
@@ -200,16 +298,20 @@ impl Room {
             .create_pipe_transport(pipe_transport_options(options))
             .await
             .map_err(|e| Error::Media(format!("cannot create a pipe: {e}")))?;
-        connect(&transport, remote).await?;
+        connect(&transport, open.pipe).await?;
         let pipe = local_end(&transport, options);
-        let old = self.state.lock().edges.insert(
+        self.close_edge(edge);
+        self.state.lock().edges.insert(
             edge.to_owned(),
             EdgeLink {
                 transport,
                 consumers: HashMap::new(),
+                incoming: HashMap::new(),
             },
         );
-        drop(old);
+        for peer in open.peers {
+            self.add_edge_peer(edge, peer)?;
+        }
         let ids: Vec<ProducerId> = self.state.lock().producers.keys().copied().collect();
         let mut producers = Vec::with_capacity(ids.len());
         for id in ids {
@@ -226,9 +328,166 @@ impl Room {
         Ok(EdgeOpened {
             pipe,
             producers,
-            peers: state.peers.values().map(|p| p.info(Role::Admin)).collect(),
+            peers: (state.peers.values())
+                .filter(|p| p.edge.as_deref() != Some(edge))
+                .map(|p| p.info(Role::Admin))
+                .collect(),
             recording: state.recording,
         })
+    }
+
+    /// Home side: a peer joined on `edge`: it stands in this room (counted,
+    /// seen by staff, able to chat and raise its hand through its edge).
+    pub fn add_edge_peer(&self, edge: &str, announced: EdgePeer) -> Result<()> {
+        let mut state = self.state.lock();
+        if !state.edges.contains_key(edge) {
+            return Err(Error::not_found("edge", edge));
+        }
+        let id = announced.peer.id;
+        if state.peers.contains_key(&id) {
+            return Ok(());
+        }
+        if state.peers.len() >= self.config().limits.max_peers_per_room {
+            return Err(Error::RoomFull(self.id.to_string()));
+        }
+        let info = announced.peer;
+        let claims = Claims {
+            room: self.id.clone(),
+            user: info.user.clone().unwrap_or_default(),
+            name: info.name.clone(),
+            role: info.role,
+            exp: announced.token_exp,
+        };
+        // Nobody reads its queue: broadcasts skip it (its edge hears the relays).
+        let (outbox, _, _) = Outbox::new(1);
+        let mut peer = Peer::new(id, &claims, Seat::detached(), outbox);
+        peer.info = info;
+        peer.edge = Some(edge.to_owned());
+        super::announce_join(&state, &peer);
+        state.peers.insert(id, peer);
+        Ok(())
+    }
+
+    /// Home side: a peer of `edge` left it.
+    pub fn remove_edge_peer(&self, edge: &str, peer_id: PeerId) {
+        let ours = self
+            .state
+            .lock()
+            .peers
+            .get(&peer_id)
+            .is_some_and(|p| p.edge.as_deref() == Some(edge));
+        if ours {
+            self.leave(peer_id);
+        }
+    }
+
+    /// Home side: a room-level request of `peer_id`, a peer of `edge`.
+    pub fn edge_request(&self, edge: &str, peer_id: PeerId, request: EdgeRequest) -> Result<()> {
+        let ours = self
+            .state
+            .lock()
+            .peers
+            .get(&peer_id)
+            .is_some_and(|p| p.edge.as_deref() == Some(edge));
+        if !ours {
+            return Err(Error::not_found("peer", peer_id));
+        }
+        match request {
+            EdgeRequest::Chat { text } => self.chat(peer_id, text),
+            EdgeRequest::SetHand { target, raised } => self.set_hand(peer_id, target, raised),
+            EdgeRequest::AllowSpeak { target, allowed } => {
+                self.allow_speak(peer_id, target, allowed)
+            }
+            EdgeRequest::Kick { target } => self.kick(peer_id, target),
+        }
+    }
+
+    /// Home side: an edge's producer (a student allowed to speak there),
+    /// produced here with its id for the room and the other edges.
+    pub async fn pipe_from_edge(self: &Arc<Self>, edge: &str, piped: PipedProducer) -> Result<()> {
+        let (transport, home) = {
+            let state = self.state.lock();
+            let link = state
+                .edges
+                .get(edge)
+                .ok_or_else(|| Error::not_found("edge", edge))?;
+            let owner = state
+                .peers
+                .get(&piped.peer_id)
+                .filter(|p| p.edge.as_deref() == Some(edge))
+                .ok_or_else(|| Error::not_found("peer", piped.peer_id))?;
+            owner.may_send(Some(piped.source))?;
+            if state.producers.contains_key(&piped.id) {
+                return Ok(());
+            }
+            let home = state
+                .home
+                .ok_or_else(|| Error::Conflict("the room has no media yet".into()))?;
+            (link.transport.clone(), home)
+        };
+        let mut options =
+            ProducerOptions::new_pipe_transport(piped.id, piped.kind, piped.rtp_parameters);
+        options.paused = piped.paused;
+        let producer = transport.produce(options).await?;
+        let info = ProducerInfo {
+            id: piped.id,
+            peer_id: piped.peer_id,
+            kind: piped.kind,
+            source: piped.source,
+            paused: piped.paused,
+        };
+        {
+            let mut state = self.state.lock();
+            match state.edges.get_mut(edge) {
+                Some(link) if link.transport.id() == transport.id() => {
+                    link.incoming.insert(piped.id, producer);
+                }
+                _ => return Err(Error::not_found("edge", edge)),
+            }
+            state.producers.insert(
+                piped.id,
+                ProducerEntry {
+                    info: info.clone(),
+                    slot: home,
+                },
+            );
+            let text = Notification::NewProducer {
+                producer: info.to_wire(),
+            }
+            .queued();
+            broadcast(&state, &text, |_| true);
+        }
+        tracing::info!(room = %self.id, edge, producer = %piped.id, source = ?piped.source, "producer piped in from an edge");
+        if piped.kind == MediaKind::Audio
+            && let Err(error) = self.observe(piped.id, home).await
+        {
+            tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
+        }
+        Ok(())
+    }
+
+    /// Home side: an edge's producer closed.
+    pub fn unpipe_from_edge(&self, edge: &str, producer_id: ProducerId) {
+        let (producer, pipes) = {
+            let mut state = self.state.lock();
+            let Some(producer) = state
+                .edges
+                .get_mut(edge)
+                .and_then(|l| l.incoming.remove(&producer_id))
+            else {
+                return;
+            };
+            state.producers.remove(&producer_id);
+            let pipes = state.take_pipes(producer_id);
+            let text = Notification::ProducerClosed {
+                producer_id: producer_id.to_wire(),
+            }
+            .queued();
+            broadcast(&state, &text, |_| true);
+            (producer, pipes)
+        };
+        drop(pipes);
+        drop(producer);
     }
 
     /// Home side: consumes `producer_id` into the edge's pipe, once.
@@ -288,15 +547,31 @@ impl Room {
         })
     }
 
-    /// Home side: closes an edge's pipe (the edge left, or died).
+    /// Home side: closes an edge's pipe (the edge left, or died): its
+    /// producers close and its peers leave the room.
     pub fn close_edge(&self, edge: &str) -> bool {
-        let link = self.state.lock().edges.remove(edge);
-        let closed = link.is_some();
-        drop(link);
-        if closed {
-            tracing::info!(room = %self.id, edge, "edge pipe closed");
+        let (incoming, peers) = {
+            let state = self.state.lock();
+            let Some(link) = state.edges.get(edge) else {
+                return false;
+            };
+            let incoming: Vec<ProducerId> = link.incoming.keys().copied().collect();
+            let peers: Vec<PeerId> = (state.peers.values())
+                .filter(|p| p.edge.as_deref() == Some(edge))
+                .map(|p| p.info.id)
+                .collect();
+            (incoming, peers)
+        };
+        for producer_id in incoming {
+            self.unpipe_from_edge(edge, producer_id);
         }
-        closed
+        for peer_id in peers {
+            self.leave(peer_id);
+        }
+        let link = self.state.lock().edges.remove(edge);
+        drop(link);
+        tracing::info!(room = %self.id, edge, "edge pipe closed");
+        true
     }
 
     /// Home side: the nodes with a pipe from this room.
@@ -327,6 +602,7 @@ impl Room {
             slot,
             transport,
             producers: HashMap::new(),
+            consumers: HashMap::new(),
         });
         drop(old);
         Ok(end)
@@ -449,6 +725,101 @@ impl Room {
         Ok(())
     }
 
+    /// Edge side: what the home must hear of this room from now on.
+    pub fn edge_events(&self) -> mpsc::UnboundedReceiver<EdgeEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state.lock().edge_events = Some(tx);
+        rx
+    }
+
+    /// Edge side: this node's peers and producers, as the home must know them.
+    pub fn local_for_home(&self) -> (Vec<EdgePeer>, Vec<ProducerId>) {
+        let state = self.state.lock();
+        let peers = state.peers.values().map(Peer::edge_peer).collect();
+        let producers = state
+            .peers
+            .values()
+            .flat_map(|p| p.producers.keys().copied())
+            .collect();
+        (peers, producers)
+    }
+
+    /// Edge side: consumes a local producer into the pipe, for the home.
+    pub async fn pipe_up(&self, producer_id: ProducerId) -> Result<PipedProducer> {
+        let (transport, slot, entry, existing) = {
+            let state = self.state.lock();
+            let upstream = state
+                .upstream
+                .as_ref()
+                .ok_or_else(|| Error::Conflict("no pipe to the home".into()))?;
+            let entry = state
+                .producers
+                .get(&producer_id)
+                .filter(|_| !upstream.producers.contains_key(&producer_id))
+                .cloned()
+                .ok_or_else(|| Error::not_found("producer", producer_id))?;
+            (
+                upstream.transport.clone(),
+                upstream.slot,
+                entry,
+                upstream.consumers.get(&producer_id).cloned(),
+            )
+        };
+        let consumer = match existing {
+            Some(consumer) => consumer,
+            None => {
+                self.ensure_pipe(producer_id, entry.slot, slot).await?;
+                let consumer = transport
+                    .consume(ConsumerOptions::new(
+                        producer_id,
+                        RtpCapabilities::default(),
+                    ))
+                    .await?;
+                let mut state = self.state.lock();
+                match state.upstream.as_mut() {
+                    Some(upstream) if upstream.transport.id() == transport.id() => upstream
+                        .consumers
+                        .entry(producer_id)
+                        .or_insert(consumer)
+                        .clone(),
+                    _ => return Err(Error::Conflict("no pipe to the home".into())),
+                }
+            }
+        };
+        Ok(PipedProducer {
+            id: producer_id,
+            peer_id: entry.info.peer_id,
+            kind: entry.info.kind,
+            source: entry.info.source,
+            paused: consumer.producer_paused(),
+            rtp_parameters: consumer.rtp_parameters().clone(),
+        })
+    }
+
+    /// Edge side: a local producer closed; its consumer for the home goes.
+    pub fn unpipe_up(&self, producer_id: ProducerId) {
+        let consumer =
+            (self.state.lock().upstream.as_mut()).and_then(|u| u.consumers.remove(&producer_id));
+        drop(consumer);
+    }
+
+    /// Edge side: the home removed one of this node's peers (kicked by
+    /// staff elsewhere, say): it goes, and a kicked user stays out here too.
+    pub fn removed_by_home(&self, peer_id: PeerId, reason: CloseReason) {
+        let ban = {
+            let state = self.state.lock();
+            let Some(peer) = state.peers.get(&peer_id) else {
+                return;
+            };
+            (reason == CloseReason::Kicked).then(|| (peer.user().to_owned(), peer.token_exp))
+        };
+        if let Some((user, until)) = ban {
+            self.ctx.bans.ban(&self.id, user, until);
+        }
+        tracing::info!(room = %self.id, peer = %peer_id, ?reason, "peer removed by the room's home");
+        self.remove(peer_id, reason);
+    }
+
     /// Edge side: the home is gone or moved: its producers close, its peers
     /// leave (the local peers are told), the pipe closes. The node it was.
     pub fn close_home(&self) -> Option<String> {
@@ -485,16 +856,18 @@ impl Room {
     }
 
     /// Edge side: hands the local peers of `audience` a notification the
-    /// home relayed, keeping the room's picture of the home's peers; what it
-    /// asks of the media is returned for the cluster layer to do. Producer
-    /// notifications are not forwarded: the edge tells its peers itself once
-    /// its media follows.
+    /// home relayed, keeping the room's picture of the home's peers and
+    /// applying what the home decided about local peers (speak permission,
+    /// hands); what it asks of the media is returned for the cluster layer
+    /// to do. Producer notifications are not forwarded: the edge tells its
+    /// peers itself once its media follows. What the home echoes of this
+    /// node's own peers and producers is not told twice.
     pub fn apply_relayed(
         &self,
         audience: Audience,
         notification: Notification,
     ) -> Option<Upstream> {
-        let mut state = self.state.lock();
+        let staff = audience == Audience::Staff;
         let media = |id: podium_protocol::ProducerId| id.to_media();
         let upstream = match &notification {
             Notification::NewProducer { producer } => Some(Upstream::Pipe(media(producer.id))),
@@ -509,36 +882,69 @@ impl Room {
             }
             _ => None,
         };
-        if upstream.is_some() {
+        let mut state = self.state.lock();
+        if let Some(upstream) = upstream {
+            let id = match upstream {
+                Upstream::Pipe(id) | Upstream::Unpipe(id) | Upstream::Pause(id, _) => id,
+            };
+            let local = state.producers.contains_key(&id)
+                && !state
+                    .upstream
+                    .as_ref()
+                    .is_some_and(|u| u.producers.contains_key(&id));
             // Staff and students both hear of producers: act once.
-            return upstream.filter(|_| audience == Audience::Staff);
+            return (staff && !local).then_some(upstream);
         }
-        if audience == Audience::Staff {
-            match &notification {
-                Notification::PeerJoined { peer } => {
+        let mut revoked = Vec::new();
+        match &notification {
+            Notification::PeerJoined { peer } => {
+                if state.peers.contains_key(&peer.id) {
+                    return None;
+                }
+                if staff {
                     // Forwarded below as relayed, to each audience its own way.
                     state.remote_peers.insert(peer.id, peer.clone());
                 }
-                Notification::PeerLeft { peer_id } => {
+            }
+            Notification::PeerLeft { peer_id } => {
+                if state.peers.contains_key(peer_id) {
+                    return None;
+                }
+                if staff {
                     state.remote_peers.remove(peer_id);
                 }
-                Notification::SpeakPermission { peer } => {
-                    if let Some(known) = state.remote_peers.get_mut(&peer.id) {
-                        *known = peer.clone();
-                    }
-                }
-                Notification::HandRaised { peer_id, raised } => {
-                    if let Some(known) = state.remote_peers.get_mut(peer_id) {
-                        known.hand_raised = *raised;
-                    }
-                }
-                Notification::Recording { active } => state.recording = *active,
-                _ => {}
             }
+            Notification::SpeakPermission { peer } if staff => {
+                if let Some(local) = state.peers.get_mut(&peer.id) {
+                    local.info.can_speak = peer.can_speak;
+                    local.info.hand_raised = peer.hand_raised;
+                    if !peer.can_speak {
+                        revoked = local.producers.keys().copied().collect();
+                    }
+                } else if let Some(known) = state.remote_peers.get_mut(&peer.id) {
+                    *known = peer.clone();
+                }
+            }
+            Notification::HandRaised { peer_id, raised } if staff => {
+                if let Some(local) = state.peers.get_mut(peer_id) {
+                    local.info.hand_raised = *raised;
+                    if !local.info.role.is_staff() {
+                        // Students hear of their own hand only.
+                        local.send(&notification.clone().queued());
+                    }
+                } else if let Some(known) = state.remote_peers.get_mut(peer_id) {
+                    known.hand_raised = *raised;
+                }
+            }
+            Notification::Recording { active } if staff => state.recording = *active,
+            _ => {}
         }
         let text = notification.queued();
-        let staff = audience == Audience::Staff;
         broadcast(&state, &text, |p| p.info.role.is_staff() == staff);
+        drop(state);
+        for producer_id in revoked {
+            self.remove_producer(producer_id);
+        }
         None
     }
 }
@@ -559,9 +965,7 @@ fn remote_peer_joined(state: &mut RoomState, peer: PeerInfo) {
             ..peer.clone()
         };
         let text = Notification::PeerJoined { peer: shown }.queued();
-        broadcast(state, &text, |p| {
-            p.info.role.is_staff() == staff && !p.is_relay()
-        });
+        broadcast(state, &text, |p| p.info.role.is_staff() == staff);
     }
     state.remote_peers.insert(peer.id, peer);
 }

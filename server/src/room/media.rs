@@ -218,6 +218,7 @@ impl Room {
             }
             .queued();
             broadcast(&state, &text, |p| p.info.id != peer_id);
+            super::cascade::emit(&state, super::EdgeEvent::Produced(producer.id()));
         }
         tracing::info!(room = %self.id, peer = %peer_id, producer = %producer.id(), ?source, "producing");
         if kind == MediaKind::Audio
@@ -479,7 +480,7 @@ impl Room {
     }
 
     /// Closes a producer (and its pipes) and tells the room.
-    fn remove_producer(&self, producer_id: ProducerId) {
+    pub(super) fn remove_producer(&self, producer_id: ProducerId) {
         let (producer, pipes) = {
             let mut state = self.state.lock();
             let Some(entry) = state.producers.remove(&producer_id) else {
@@ -495,6 +496,7 @@ impl Room {
             }
             .queued();
             broadcast(&state, &text, |p| p.info.id != entry.info.peer_id);
+            super::cascade::emit(&state, super::EdgeEvent::ProducerClosed(producer_id));
             (producer, pipes)
         };
         drop(pipes);

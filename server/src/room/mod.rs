@@ -16,7 +16,10 @@ mod media;
 mod peer;
 mod registry;
 
-pub use cascade::{Audience, EdgeOpened, PipeEnd, PipeOptions, PipedProducer, Relayed, Upstream};
+pub use cascade::{
+    Audience, EdgeEvent, EdgeOpened, EdgePeer, EdgeRequest, OpenEdge, PipeEnd, PipeOptions,
+    PipedProducer, Relayed, Upstream,
+};
 pub use peer::{CloseSignal, Outbox, Outgoing, Queue};
 pub use registry::{RoomSummary, Rooms};
 
@@ -153,6 +156,10 @@ struct RoomState {
     upstream: Option<cascade::HomeLink>,
     /// Edge: the home's peers (as staff see them), as the home relayed them.
     remote_peers: HashMap<PeerId, PeerInfo>,
+    /// Home: where the relays' queues go.
+    relay_tx: Option<mpsc::Sender<Relayed>>,
+    /// Edge: what the home must hear of this node's peers and producers.
+    edge_events: Option<mpsc::UnboundedSender<EdgeEvent>>,
 }
 
 impl RoomState {
@@ -371,23 +378,9 @@ impl Room {
             .filter(|p| !replaced.contains(&p.info.peer_id))
             .map(|p| p.info.to_wire())
             .collect();
-        let joined = Notification::PeerJoined {
-            peer: peer.info(Role::Admin),
-        }
-        .queued();
-        broadcast(&state, &joined, |p| {
-            p.info.id != peer_id && p.info.role.is_staff()
-        });
-        if sees(Role::Student, &peer) {
-            let joined = Notification::PeerJoined {
-                peer: peer.info(Role::Student),
-            }
-            .queued();
-            broadcast(&state, &joined, |p| {
-                p.info.id != peer_id && !p.info.role.is_staff()
-            });
-        }
+        announce_join(&state, &peer);
         let can_speak = peer.info.can_speak;
+        cascade::emit(&state, cascade::EdgeEvent::Joined(peer.edge_peer()));
         state.peers.insert(peer_id, peer);
         let peer_count = state.peers.len() - replaced.len() + state.remote_peers.len();
         let recording = state.recording;
@@ -524,6 +517,10 @@ impl Room {
                 .keys()
                 .flat_map(|id| state.take_pipes(*id))
                 .collect();
+            for producer_id in peer.producers.keys() {
+                cascade::emit(&state, cascade::EdgeEvent::ProducerClosed(*producer_id));
+            }
+            cascade::emit(&state, cascade::EdgeEvent::Left(peer_id));
             drop(state);
             drop(pipes);
             peer
@@ -550,8 +547,16 @@ impl Room {
 
     /// Closes a peer's connection with `reason` and removes it.
     pub fn remove(&self, peer_id: PeerId, reason: CloseReason) {
-        if let Some(peer) = self.state.lock().peers.get(&peer_id) {
-            peer.outbox.close(reason);
+        let remote = match self.state.lock().peers.get(&peer_id) {
+            Some(peer) => {
+                peer.outbox.close(reason);
+                peer.edge.is_some()
+            }
+            None => false,
+        };
+        if remote {
+            // Its edge closes the connection.
+            self.relay_removal(peer_id, reason);
         }
         self.leave(peer_id);
     }
@@ -838,9 +843,32 @@ fn teacher_producer(state: &RoomState, sources: &[Source]) -> Option<ProducerId>
     })
 }
 
-/// Serialized once by the caller, queued to every matching peer.
+/// Tells the room's peers (not `peer`) that `peer` joined, each as its role sees it.
+fn announce_join(state: &RoomState, peer: &Peer) {
+    let id = peer.info.id;
+    let joined = Notification::PeerJoined {
+        peer: peer.info(Role::Admin),
+    }
+    .queued();
+    broadcast(state, &joined, |p| {
+        p.info.id != id && p.info.role.is_staff()
+    });
+    if sees(Role::Student, peer) {
+        let joined = Notification::PeerJoined {
+            peer: peer.info(Role::Student),
+        }
+        .queued();
+        broadcast(state, &joined, |p| {
+            p.info.id != id && !p.info.role.is_staff()
+        });
+    }
+}
+
+/// Serialized once by the caller, queued to every matching peer connected
+/// here, and to the relays of a home (its edges hear it from them).
 fn broadcast(state: &RoomState, text: &Arc<Outgoing>, to: impl Fn(&Peer) -> bool) {
     for peer in (state.peers.values())
+        .filter(|p| p.edge.is_none())
         .chain(&state.relays)
         .filter(|p| to(p))
     {

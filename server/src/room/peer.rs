@@ -140,6 +140,10 @@ pub struct Peer {
     pub consumers: HashMap<ConsumerId, (Consumer, Vec<HandlerId>)>,
     /// Expiry of the token it joined with (a kick bans the user until then).
     pub token_exp: u64,
+    /// The home's stand-in for a peer connected to this edge node (a room
+    /// across nodes): it counts and is seen, and hears nothing itself (its
+    /// edge hears the room's relays).
+    pub edge: Option<String>,
 }
 
 impl Peer {
@@ -162,6 +166,7 @@ impl Peer {
             producers: HashMap::new(),
             consumers: HashMap::new(),
             token_exp: claims.exp,
+            edge: None,
         }
     }
 
@@ -175,11 +180,6 @@ impl Peer {
             },
             ..self.info.clone()
         }
-    }
-
-    /// Whether it stands for the edges of a room across nodes (no connection here).
-    pub fn is_relay(&self) -> bool {
-        self.seat == Seat::detached()
     }
 
     /// The token's user id.

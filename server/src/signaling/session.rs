@@ -12,7 +12,7 @@ use crate::ids::ToMedia;
 use crate::ratelimit::TokenBucket;
 use crate::recording::StartRecording;
 use crate::restream::{Requester, StartRestream};
-use crate::room::{Outbox, Outgoing, Room};
+use crate::room::{EdgeRequest, Outbox, Outgoing, Room};
 use crate::state::{AppState, ConnectionSlot};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use futures_util::StreamExt;
@@ -246,6 +246,13 @@ impl Connection {
         {
             panic!("test hook: a bug in a request handler");
         }
+        // A room piped from another node: its home decides the room's gestures.
+        if let Some(cascade) = self.app.cascade.get()
+            && let Some(gesture) = edge_request(&request)
+            && let Some(result) = cascade.forward(&room, peer, gesture).await
+        {
+            return result.map(done);
+        }
         match request {
             Request::Join {} => unreachable!("handled above"),
             Request::SetRtpCapabilities { rtp_capabilities } => {
@@ -418,6 +425,27 @@ impl Connection {
         }
         Err(Error::Internal("the room kept closing; join again".into()))
     }
+}
+
+/// A room-level gesture, as the room's home carries it out for an edge.
+fn edge_request(request: &Request) -> Option<EdgeRequest> {
+    Some(match request {
+        Request::Chat { text } => EdgeRequest::Chat { text: text.clone() },
+        Request::RaiseHand {} => EdgeRequest::SetHand {
+            target: None,
+            raised: true,
+        },
+        Request::LowerHand { peer_id } => EdgeRequest::SetHand {
+            target: *peer_id,
+            raised: false,
+        },
+        Request::AllowSpeak { peer_id, allowed } => EdgeRequest::AllowSpeak {
+            target: *peer_id,
+            allowed: *allowed,
+        },
+        Request::Kick { peer_id } => EdgeRequest::Kick { target: *peer_id },
+        _ => return None,
+    })
 }
 
 /// The answer of a request that returns nothing: `{}`.
