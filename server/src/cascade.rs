@@ -53,7 +53,7 @@ enum RoomMessage {
 
 /// What this node is to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     Home,
     Edge,
 }
@@ -71,6 +71,9 @@ pub struct Cascade {
     links: Mutex<HashMap<RoomId, Link>>,
     /// The home each room of this edge is piped from.
     homes: Mutex<HashMap<RoomId, NodeInfo>>,
+    /// Every node seen in the cluster's list, by id (to ask one missing
+    /// from it whether it is really gone).
+    seen: Mutex<HashMap<String, NodeInfo>>,
 }
 
 impl Cascade {
@@ -85,6 +88,7 @@ impl Cascade {
                 .expect("a plain HTTP client builds"),
             links: Mutex::new(HashMap::new()),
             homes: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
         })
     }
 
@@ -104,10 +108,11 @@ impl Cascade {
             .map(|l| l.part)
     }
 
-    /// Before a join: a teacher's makes this node the room's home (or is
-    /// refused, naming the node where the class is live); anyone else's
-    /// needs the directory to answer, so that the edge can find the home.
-    pub async fn admit(&self, room: &RoomId, role: Role) -> Result<()> {
+    /// Before a join: a teacher's makes this node the room's home unless a
+    /// live node is (then this node is an edge, and the teacher's media goes
+    /// up to the home); anyone else's needs the directory to answer, so that
+    /// the edge can find the home. A draining node takes no new rooms.
+    pub async fn admit(&self, room: &RoomId, role: Role) -> Result<Part> {
         let unavailable = |error: ClusterError| {
             tracing::warn!(room = %room, %error, "cluster directory unavailable for a join");
             Error::Unavailable(
@@ -115,63 +120,56 @@ impl Cascade {
             )
         };
         let part = self.part(room);
-        if role != Role::Teacher {
-            if part.is_none() {
-                self.membership
-                    .directory()
-                    .home(room.as_str())
-                    .await
-                    .map_err(unavailable)?;
-            }
-            return Ok(());
+        if part.is_none() && self.membership.is_draining() {
+            return Err(Error::Unavailable(
+                "this node is draining: join again to reach another one".into(),
+            ));
         }
         if part == Some(Part::Home) {
-            return Ok(());
+            return Ok(Part::Home);
         }
-        let me = self.membership.id();
         let directory = self.membership.directory();
-        let lease = self.membership.ttl();
-        let home = directory
-            .claim(room.as_str(), &me, lease)
-            .await
-            .map_err(unavailable)?;
-        if home.node == me {
-            return Ok(());
-        }
-        let nodes = self.membership.nodes().await.map_err(unavailable)?;
-        if let Some(live) = nodes.iter().find(|n| n.id == home.node) {
-            return Err(Error::Conflict(format!(
-                "this class is live on another node: join it at {}",
-                live.public_url
-            )));
-        }
-        match directory
-            .take_over(room.as_str(), &me, &home.node, lease)
-            .await
-            .map_err(unavailable)?
-        {
-            true => {
-                tracing::info!(room = %room, dead = %home.node, "took over the home of a room whose node died");
-                Ok(())
+        if role != Role::Teacher {
+            if part.is_none() {
+                directory.home(room.as_str()).await.map_err(unavailable)?;
             }
-            false => Err(Error::Conflict(
-                "another node took this class a moment ago; join again".into(),
-            )),
+            return Ok(Part::Edge);
+        }
+        match self.take_home(room).await.map_err(unavailable)? {
+            true => Ok(Part::Home),
+            false => Ok(Part::Edge),
         }
     }
 
+    /// Makes this node the room's home if it has none, or a dead one.
+    async fn take_home(&self, room: &RoomId) -> Result<bool, ClusterError> {
+        let me = self.membership.id();
+        let directory = self.membership.directory();
+        let lease = self.membership.ttl();
+        let home = directory.claim(room.as_str(), &me, lease).await?;
+        if home.node == me {
+            return Ok(true);
+        }
+        let nodes = self.nodes().await?;
+        if nodes.iter().any(|n| n.id == home.node) {
+            return Ok(false);
+        }
+        let taken = directory
+            .take_over(room.as_str(), &me, &home.node, lease)
+            .await?;
+        if taken {
+            tracing::info!(room = %room, dead = %home.node, "took over the home of a room whose node died");
+        }
+        Ok(taken)
+    }
+
     /// After a join: starts this node's part in the room, if not running.
-    pub fn joined(self: &Arc<Self>, room: &Arc<Room>, role: Role) {
-        let want = if role == Role::Teacher {
-            Part::Home
-        } else {
-            Part::Edge
-        };
+    pub fn joined(self: &Arc<Self>, room: &Arc<Room>, part: Part) {
         let mut links = self.links.lock();
         if let Some(link) = links.get(room.id())
             && !link.task.is_finished()
         {
-            if link.part == Part::Home || want == Part::Edge {
+            if link.part == Part::Home || part == Part::Edge {
                 return;
             }
             // An edge whose teacher joined here: this node is the home now.
@@ -180,11 +178,11 @@ impl Cascade {
         }
         let weak = Arc::downgrade(room);
         let cascade = Arc::clone(self);
-        let task = match want {
+        let task = match part {
             Part::Home => tokio::spawn(async move { cascade.run_home(weak).await }),
             Part::Edge => tokio::spawn(async move { cascade.run_edge(weak).await }),
         };
-        links.insert(room.id().clone(), Link { part: want, task });
+        links.insert(room.id().clone(), Link { part, task });
     }
 
     async fn publish(&self, room: &RoomId, message: &RoomMessage) -> Result<(), ClusterError> {
@@ -271,10 +269,10 @@ impl Cascade {
         if edges.is_empty() {
             return;
         }
-        if let Ok(nodes) = self.membership.nodes().await {
-            for edge in edges.iter().filter(|e| !nodes.iter().any(|n| &n.id == *e)) {
+        for edge in edges {
+            if self.gone(&edge).await {
                 tracing::warn!(room = %room.id(), edge, "edge node gone from the cluster: its pipe closes");
-                room.close_edge(edge);
+                room.close_edge(&edge);
             }
         }
     }
@@ -302,14 +300,24 @@ impl Cascade {
                 break;
             };
             let home = match self.find_home(&id, &me).await {
-                Ok(Some(home)) => home,
-                Ok(None) => {
-                    // No live home yet: wait for one to announce itself.
+                Found::Live(home) => home,
+                Found::Here => break,
+                Found::Nobody => {
+                    // No live home. A teacher here makes this node the home
+                    // (the teacher of a home that died reconnected here);
+                    // else wait for one to announce itself.
+                    if room.has_teacher() && matches!(self.take_home(&id).await, Ok(true)) {
+                        drop(room);
+                        drop(subscription);
+                        if let Some(link) = self.links.lock().get_mut(&id) {
+                            link.part = Part::Home;
+                        }
+                        return Box::pin(self.run_home(weak)).await;
+                    }
                     drop(room);
                     let _ = tokio::time::timeout(period, subscription.next()).await;
                     continue;
                 }
-                Err(Found::Here) => break,
             };
             // Opening the pipe tells the home everything up to now.
             while events.try_recv().is_ok() {}
@@ -365,9 +373,7 @@ impl Cascade {
                     }
                     _ = beat.tick() => {
                         let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else { break 'find };
-                        if let Ok(nodes) = self.membership.nodes().await
-                            && !nodes.iter().any(|n| n.id == home.id)
-                        {
+                        if self.gone(&home.id).await {
                             tracing::warn!(room = %id, home = %home.id, "the room's home left the cluster");
                             room.close_home();
                             linked = None; // its pipes went with it
@@ -384,6 +390,43 @@ impl Cascade {
             self.homes.lock().remove(&id);
             self.close_pipe(&id, &home).await;
         }
+    }
+
+    /// The live nodes (remembered, see `gone`).
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        let nodes = self.membership.nodes().await?;
+        let mut seen = self.seen.lock();
+        for node in &nodes {
+            seen.insert(node.id.clone(), node.clone());
+        }
+        Ok(nodes)
+    }
+
+    /// Whether `node` left the cluster: missing from its list, and not
+    /// answering on its address either (a Redis that restarted empty lists
+    /// no one until their next heartbeat). Not when the list is unavailable.
+    async fn gone(&self, node: &str) -> bool {
+        let Ok(nodes) = self.nodes().await else {
+            return false;
+        };
+        if nodes.iter().any(|n| n.id == node) {
+            return false;
+        }
+        let Some(known) = self.seen.lock().get(node).cloned() else {
+            return true;
+        };
+        let health = format!("http://{}/health", known.internal_addr);
+        let answered = self
+            .http
+            .get(&health)
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_ok();
+        if !answered {
+            self.seen.lock().remove(node);
+        }
+        !answered
     }
 
     /// Tells the home what changed on this edge.
@@ -481,16 +524,19 @@ impl Cascade {
         }
     }
 
-    /// The room's live home, unless it is this node.
-    async fn find_home(&self, room: &RoomId, me: &str) -> Result<Option<NodeInfo>, Found> {
+    /// Where the room's home is.
+    async fn find_home(&self, room: &RoomId, me: &str) -> Found {
         let Ok(Some(home)) = self.membership.directory().home(room.as_str()).await else {
-            return Ok(None);
+            return Found::Nobody;
         };
         if home == me {
-            return Err(Found::Here);
+            return Found::Here;
         }
-        let nodes = self.membership.nodes().await.unwrap_or_default();
-        Ok(nodes.into_iter().find(|n| n.id == home))
+        let nodes = self.nodes().await.unwrap_or_default();
+        match nodes.into_iter().find(|n| n.id == home) {
+            Some(node) => Found::Live(node),
+            None => Found::Nobody,
+        }
     }
 
     /// Opens the room's pipe from `home` and takes the room as it is there.
@@ -595,10 +641,13 @@ impl Cascade {
     }
 }
 
-/// Why an edge stops looking for its home.
+/// Where an edge finds its room's home.
 enum Found {
+    Live(NodeInfo),
     /// This node is the home now.
     Here,
+    /// None, or a node that died.
+    Nobody,
 }
 
 fn to_json(value: &impl Serialize) -> Result<serde_json::Value> {

@@ -88,6 +88,19 @@ impl Membership {
         self.period
     }
 
+    /// Stops taking new rooms: the cluster hears it at once (it picks
+    /// other nodes), and classes here go on.
+    pub async fn drain(&self) {
+        self.node.lock().draining = true;
+        if let Err(error) = self.beat().await {
+            tracing::warn!(%error, "could not tell the cluster this node drains (the next heartbeat will)");
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.node.lock().draining
+    }
+
     /// Where the other nodes reach this one.
     pub fn internal_addr(&self) -> String {
         self.node.lock().internal_addr.clone()

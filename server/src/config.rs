@@ -45,6 +45,9 @@ pub struct ClusterConfig {
     pub pipe_ip: String,
     /// Encrypt media piped between nodes (SRTP).
     pub pipe_srtp: bool,
+    /// On SIGTERM, how long a node of a cluster drains (no new rooms, its
+    /// classes go on) before it stops anyway.
+    pub drain_secs: u64,
 }
 
 impl ClusterConfig {

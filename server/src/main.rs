@@ -4,6 +4,7 @@ use podium_server::config::Config;
 use podium_server::ids::RoomId;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     // Before any thread: egresses start and stop threads all day.
@@ -159,7 +160,23 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if state.config.auth.dev_mode {
         print_dev_links(&app);
     }
-    app.run_until(shutdown_signal()).await?;
+    let drain = Duration::from_secs(state.config.cluster.drain_secs);
+    app.run_until(async move {
+        shutdown_signal().await;
+        if state.drain().await {
+            tracing::info!(
+                peers = state.peer_count(),
+                max_secs = drain.as_secs(),
+                "draining: no new rooms here, classes here go on (signal again to stop now)"
+            );
+            tokio::select! {
+                () = drained(&state) => tracing::info!("drained: no one left"),
+                () = tokio::time::sleep(drain) => tracing::info!("cluster.drain_secs over: stopping"),
+                () = shutdown_signal() => {}
+            }
+        }
+    })
+    .await?;
     tracing::info!("podium stopped");
     Ok(())
 }
@@ -199,6 +216,13 @@ fn print_dev_links(app: &Application) {
     println!(
         "  health   {base}/health    metrics {base}/metrics (Authorization: Bearer <admin key>)\n"
     );
+}
+
+/// Until no peer is left in this node's rooms.
+async fn drained(state: &podium_server::state::AppState) {
+    while state.peer_count() > 0 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn shutdown_signal() {

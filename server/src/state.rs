@@ -40,6 +40,30 @@ pub struct AppState {
     pub(crate) cascade: std::sync::OnceLock<Arc<crate::cascade::Cascade>>,
 }
 
+impl AppState {
+    /// In a cluster: stops taking new rooms (the others take them) and
+    /// answers `/health` with 503 so that a load balancer sends no one new;
+    /// classes here go on. False for a node alone (nothing to drain to).
+    pub async fn drain(&self) -> bool {
+        match self.cluster.get() {
+            Some(membership) => {
+                membership.drain().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.cluster.get().is_some_and(|m| m.is_draining())
+    }
+
+    /// Peers in this node's rooms (those of edges included: a home serves them).
+    pub fn peer_count(&self) -> usize {
+        self.rooms.all().iter().map(|r| r.peer_count()).sum()
+    }
+}
+
 /// One open connection counted against its client address; uncounted on drop.
 pub struct ConnectionSlot {
     ip: Option<IpAddr>,

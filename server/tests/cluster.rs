@@ -248,14 +248,16 @@ async fn a_class_spans_nodes_its_home_pipes_each_producer_once_to_each_edge() {
         assert_eq!(closed["producerId"], produced[0].as_str());
     }
 
-    // A second teacher's join elsewhere is refused, naming the live node.
-    let mut other = b.connect("maths", "Tom", Role::Teacher).await;
-    let (code, message) = other
-        .request("join", serde_json::json!({}))
-        .await
-        .unwrap_err();
-    assert_eq!(code, "conflict");
-    assert!(message.contains(&a.base), "{message}");
+    // A second teacher, on b (a load balancer sent them there): b stays an
+    // edge, and the screen they share goes up to the home and out to c.
+    let (mut other, _) = b.join("maths", "Tom", Role::Teacher).await;
+    let screen = common::app::teacher_producing(&mut other, &["screen"]).await;
+    for listener in [&mut teacher, &mut cleo, &mut bob] {
+        let new = listener.notified("newProducer").await;
+        assert_eq!(new["producer"]["id"], screen[0].as_str(), "{new}");
+    }
+    cleo.ok("consume", serde_json::json!({ "producerId": screen[0] }))
+        .await;
 
     // The students of c leave: c's pipe closes on the home.
     cleo.close().await;

@@ -111,12 +111,18 @@ impl FromRequest for Admin {
 async fn health(state: State) -> HttpResponse {
     let workers = state.pool.stats();
     let alive = workers.iter().filter(|w| w.alive).count();
+    let draining = state.is_draining();
+    let status = match (alive > 0, draining) {
+        (false, _) => "degraded",
+        (true, true) => "draining",
+        (true, false) => "ok",
+    };
     let body = serde_json::json!({
-        "status": if alive > 0 { "ok" } else { "degraded" },
+        "status": status,
         "workers": { "alive": alive, "total": workers.len() },
         "rooms": state.rooms.all().len(),
     });
-    if alive > 0 {
+    if status == "ok" {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

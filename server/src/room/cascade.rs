@@ -850,6 +850,11 @@ impl Room {
         Some(node)
     }
 
+    /// Whether a teacher is connected here.
+    pub fn has_teacher(&self) -> bool {
+        (self.state.lock().peers.values()).any(|p| p.edge.is_none() && p.info.role == Role::Teacher)
+    }
+
     /// Edge side: the node this room's pipe comes from, if any.
     pub fn home_node(&self) -> Option<String> {
         self.state.lock().upstream.as_ref().map(|u| u.node.clone())

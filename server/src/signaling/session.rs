@@ -391,9 +391,10 @@ impl Connection {
 
     async fn join(&mut self) -> Result<ResponseData> {
         let cascade = self.app.cascade.get().cloned();
-        if let Some(cascade) = &cascade {
-            cascade.admit(&self.claims.room, self.claims.role).await?;
-        }
+        let part = match &cascade {
+            Some(cascade) => Some(cascade.admit(&self.claims.room, self.claims.role).await?),
+            None => None,
+        };
         // A room whose last peer just left is closed; the registry then makes a new one.
         for _ in 0..3 {
             let room = self.app.rooms.get_or_create(&self.claims.room);
@@ -415,8 +416,8 @@ impl Connection {
                     return Err(error);
                 }
                 Ok(mut joined) => {
-                    if let Some(cascade) = &cascade {
-                        cascade.joined(&room, joined.role);
+                    if let (Some(cascade), Some(part)) = (&cascade, part) {
+                        cascade.joined(&room, part);
                     }
                     joined.can_record = self.app.recordings.may_record(joined.role);
                     return Ok(ResponseData::Joined(joined));
