@@ -91,6 +91,11 @@ pub struct Common {
     /// Base name of the result files.
     #[arg(long)]
     pub name: Option<String>,
+    /// Podium nodes of one cluster on a Redis the tool starts (1: one node,
+    /// no Redis). The teacher joins the first; students are spread over all
+    /// of them, so every other node is an edge the class is piped to.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub nodes: u16,
     /// The goals: loss below this %...
     #[arg(long, default_value_t = 1.0)]
     pub goal_loss: f64,

@@ -5,6 +5,7 @@ mod bots;
 mod child;
 mod churn;
 mod cli;
+mod cluster;
 mod crowd;
 mod engine;
 mod janus;

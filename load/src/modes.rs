@@ -46,6 +46,7 @@ pub(crate) fn setup(common: &Common) -> anyhow::Result<Setup> {
         join_timeout: Duration::from_secs(common.join_timeout),
         log_dir: common.logs.clone().unwrap_or_else(|| common.out.clone()),
         room: "loadtest".into(),
+        nodes: usize::from(common.nodes),
     })
 }
 
@@ -292,7 +293,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     let media = media(common)?;
     let workers = common.workers.last().copied().unwrap_or(2);
     let mut testbed = Testbed::open(&setup, workers, Arc::clone(&media), "smoke").await?;
-    let (step, mut failures) = smoke_window(&mut testbed, &args, &setup).await;
+    let (step, mut failures, nodes) = smoke_window(&mut testbed, &args, &setup).await;
 
     // A little churn: students leave (politely or not) and others come.
     let live = testbed.crowd.live();
@@ -352,7 +353,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
         let loops = args.peer.janus_event_loops(common);
         match Testbed::open_janus(&setup, &args.peer.janus_bin, loops, media, "smoke").await {
             Ok(mut janus) => {
-                let (step, peer_failures) = smoke_window(&mut janus, &args, &setup).await;
+                let (step, peer_failures, _) = smoke_window(&mut janus, &args, &setup).await;
                 failures.extend(peer_failures.into_iter().map(|f| format!("janus: {f}")));
                 let (_, _, stopped) = janus.close().await;
                 if !stopped.starts_with("stopped") {
@@ -372,6 +373,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
         "impairment": setup.impairment,
         "impaired_pct": setup.impaired_pct,
         "steps": [step],
+        "nodes": nodes,
         "rejoins": { "count": replacements.len(), "join_p95_ms": churned.join.p95, "failures": churned.failures },
         "teacher": teacher,
         "server_stopped": stopped,
@@ -383,8 +385,9 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
     )?;
     if failures.is_empty() {
         println!(
-            "smoke: ok ({} students, {} rejoined)",
+            "smoke: ok ({} students over {} node(s), {} rejoined)",
             args.students,
+            setup.nodes,
             replacements.len()
         );
         Ok(())
@@ -403,7 +406,7 @@ async fn smoke_window(
     testbed: &mut Testbed,
     args: &SmokeArgs,
     setup: &Setup,
-) -> (crate::report::Step, Vec<String>) {
+) -> (crate::report::Step, Vec<String>, serde_json::Value) {
     let common = &args.common;
     let workers = testbed.workers;
     let mut failures: Vec<String> = Vec::new();
@@ -411,10 +414,23 @@ async fn smoke_window(
     let ids = testbed.crowd.spawn_many(args.students, 0.0).await;
     testbed.crowd.settle(&ids, Duration::from_secs(60)).await;
     testbed.crowd.idle(Duration::from_secs(2)).await;
+    let pids = testbed.node_pids();
+    let cpu = |pids: &[u32]| -> Vec<f64> {
+        (pids.iter())
+            .map(|pid| crate::procfs::process_cpu_seconds(*pid).unwrap_or(0.0))
+            .collect()
+    };
     let before = testbed.probe().await;
+    let cpu_before = cpu(&pids);
     testbed.crowd.idle(Duration::from_secs(args.secs)).await;
     let after = testbed.probe().await;
+    let cpu_after = cpu(&pids);
     let figures = testbed.crowd.figures(&ids, true);
+    let window = after.at.duration_since(before.at).as_secs_f64().max(0.001);
+    let nodes = node_figures(&pids, &cpu_before, &cpu_after, window, args.students);
+    if pids.len() > 1 {
+        println!("{}", serde_json::to_string(&nodes).unwrap_or_default());
+    }
     let mut step = measure::step("smoke", workers, args.students, &before, &after, &figures);
     step.verdict = judge(&step, common.goal_loss, common.goal_join_p95).2;
     print!("{}", table(std::slice::from_ref(&step)));
@@ -464,5 +480,29 @@ async fn smoke_window(
         failures.push("no media at all".into());
     }
 
-    (step, failures)
+    (step, failures, nodes)
+}
+
+/// Per node of the run: its students (spread by id, the home first), its
+/// process CPU over the window (% of one core) and its memory.
+fn node_figures(
+    pids: &[u32],
+    before: &[f64],
+    after: &[f64],
+    window_secs: f64,
+    students: usize,
+) -> serde_json::Value {
+    let n = pids.len().max(1);
+    let nodes: Vec<serde_json::Value> = (pids.iter().enumerate())
+        .map(|(i, pid)| {
+            serde_json::json!({
+                "node": i,
+                "role": if i == 0 { "home" } else { "edge" },
+                "students": students / n + usize::from(i < students % n),
+                "cpu_pct": ((after[i] - before[i]) / window_secs * 1000.0).round() / 10.0,
+                "rss_mb": crate::procfs::rss_mb(*pid).unwrap_or(0.0).round(),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(nodes)
 }

@@ -42,6 +42,8 @@ pub struct Setup {
     /// Where the server's log goes.
     pub log_dir: PathBuf,
     pub room: String,
+    /// Podium nodes in one cluster (1: no cluster).
+    pub nodes: usize,
 }
 
 /// The SFU a testbed measures.
@@ -176,7 +178,10 @@ const JANUS_HTTP_PORT: u16 = 8088;
 const JANUS_RTP_PORTS: (u16, u16) = (20_000, 40_000);
 
 pub struct Testbed {
+    /// The SFU; in a cluster run, the class's home node.
     pub server: Sfu,
+    /// A cluster run's other nodes and its Redis.
+    pub cluster: Option<crate::cluster::Cluster>,
     pub ctx: SharedCtx,
     pub crowd: Crowd,
     pub teacher: Option<TeacherBot>,
@@ -196,24 +201,31 @@ impl Testbed {
             .pool_max_idle_per_host(16)
             .timeout(Duration::from_secs(20))
             .build()?;
-        let server = match &setup.existing {
-            Some((url, pid)) => Server::existing(url, *pid, setup.rtc_ports),
-            None => {
-                let log = setup.log_dir.join(format!("server-{tag}.log"));
-                Server::launch(
-                    Launch {
-                        binary: &setup.server_bin,
-                        workers,
-                        rtc_ports: setup.rtc_ports,
-                        log: &log,
-                        log_filter: setup.server_log_filter.as_deref(),
-                        env: &setup.server_env,
-                    },
-                    &client,
-                )
-                .await?
-            }
+        let log = setup.log_dir.join(format!("server-{tag}.log"));
+        let launch = Launch {
+            binary: &setup.server_bin,
+            workers,
+            rtc_ports: setup.rtc_ports,
+            log: &log,
+            log_filter: setup.server_log_filter.as_deref(),
+            env: &setup.server_env,
         };
+        let (server, cluster) = match &setup.existing {
+            Some((url, pid)) => (Server::existing(url, *pid, setup.rtc_ports), None),
+            None if setup.nodes > 1 => {
+                let (home, cluster) =
+                    crate::cluster::Cluster::launch(&launch, setup.nodes, &client).await?;
+                (home, Some(cluster))
+            }
+            None => (Server::launch(launch, &client).await?, None),
+        };
+        let nodes: Vec<String> = std::iter::once(server.http.clone())
+            .chain(
+                cluster
+                    .iter()
+                    .flat_map(|c| c.edges.iter().map(|e| e.http.clone())),
+            )
+            .collect();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let shards = (0..setup.shards.max(1))
@@ -232,11 +244,13 @@ impl Testbed {
             join_timeout: setup.join_timeout,
             dev_secret: server.dev_secret.clone(),
             janus: None,
+            nodes,
         });
         let teacher = Teacher::start(&ctx, Arc::clone(&media), setup.layers).await?;
         let crowd = Crowd::new(Arc::clone(&ctx), tx, rx);
         let mut testbed = Testbed {
             server: Sfu::Podium(server),
+            cluster,
             ctx,
             crowd,
             teacher: Some(TeacherBot::Podium(teacher)),
@@ -297,10 +311,12 @@ impl Testbed {
                 room,
                 feed: teacher.feed,
             }),
+            nodes: Vec::new(),
         });
         let crowd = Crowd::new(Arc::clone(&ctx), tx, rx);
         let mut testbed = Testbed {
             server: Sfu::Janus(Box::new(janus)),
+            cluster: None,
             ctx,
             crowd,
             teacher: Some(TeacherBot::Janus(teacher)),
@@ -353,7 +369,25 @@ impl Testbed {
             None => serde_json::Value::Null,
         };
         let tail = self.server.log_tail(20);
+        let mut edges = self.cluster.as_mut().map(|c| c.stop()).unwrap_or_default();
         let stopped = self.server.stop();
+        // Every node must stop cleanly for the run to be.
+        edges.retain(|said| !said.contains("stopped: exit status: 0"));
+        let stopped = match edges.is_empty() {
+            true => stopped,
+            false => format!("{stopped}; {}", edges.join("; ")),
+        };
         (teacher, tail, stopped)
+    }
+
+    /// The pid of every Podium node of the run (the home first).
+    pub fn node_pids(&self) -> Vec<u32> {
+        std::iter::once(self.server.pid())
+            .chain(
+                self.cluster
+                    .iter()
+                    .flat_map(|c| c.edges.iter().map(|e| e.pid)),
+            )
+            .collect()
     }
 }

@@ -41,6 +41,9 @@ pub struct Ctx {
     /// In a Janus run: where the students subscribe (Podium's signaling
     /// above is then unused).
     pub janus: Option<crate::janus::JanusClass>,
+    /// A cluster run: every node's base URL (the teacher's first); students
+    /// are spread over them by id.
+    pub nodes: Vec<String>,
 }
 
 impl Ctx {
@@ -66,6 +69,17 @@ impl Ctx {
     /// The signaling endpoint; the token goes in a header ([`Signal::connect`]).
     pub fn ws_url(&self) -> String {
         format!("{}/ws", self.http.replacen("http", "ws", 1))
+    }
+
+    /// Where student `bot` connects: its node's signaling endpoint.
+    pub fn student_ws_url(&self, bot: u64) -> String {
+        match self.nodes.len() {
+            0 | 1 => self.ws_url(),
+            n => format!(
+                "{}/ws",
+                self.nodes[(bot as usize) % n].replacen("http", "ws", 1)
+            ),
+        }
     }
 
     pub fn shard(&self, bot: u64) -> &Shard {

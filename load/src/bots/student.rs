@@ -96,7 +96,7 @@ async fn join(
     phases: &mut Phases,
 ) -> anyhow::Result<Signal> {
     let shard = ctx.shard(bot);
-    let mut signal = Signal::connect(&ctx.ws_url(), token).await?;
+    let mut signal = Signal::connect(&ctx.student_ws_url(bot), token).await?;
     phases.done(0);
     let joined: Joined = signal.request(Request::Join {}).await?;
     signal
