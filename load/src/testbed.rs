@@ -369,7 +369,11 @@ impl Testbed {
             None => serde_json::Value::Null,
         };
         let tail = self.server.log_tail(20);
-        let mut edges = self.cluster.as_mut().map(|c| c.stop()).unwrap_or_default();
+        let mut edges = self
+            .cluster
+            .as_mut()
+            .map(crate::cluster::Cluster::stop)
+            .unwrap_or_default();
         let stopped = self.server.stop();
         // Every node must stop cleanly for the run to be.
         edges.retain(|said| !said.contains("stopped: exit status: 0"));
