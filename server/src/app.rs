@@ -154,6 +154,8 @@ impl Application {
                 ip: config.pipe_ip(&membership.internal_addr()),
                 srtp: config.cluster.pipe_srtp,
                 ports: config.rtc.port_min..=config.rtc.port_max,
+                send_buffer: config.rtc.udp_send_buffer,
+                recv_buffer: config.rtc.udp_recv_buffer,
             };
             let cascade = crate::cascade::Cascade::new(
                 Arc::clone(&membership),

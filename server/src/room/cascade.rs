@@ -46,6 +46,11 @@ pub struct PipeOptions {
     pub srtp: bool,
     /// Where pipes take their port from.
     pub ports: std::ops::RangeInclusive<u16>,
+    /// Socket buffers of a pipe (bytes; 0: the system's), as for WebRTC
+    /// transports (`rtc.udp_send_buffer`, `rtc.udp_recv_buffer`): a pipe
+    /// carries every layer of every producer in bursts.
+    pub send_buffer: u32,
+    pub recv_buffer: u32,
 }
 
 /// A producer of the home as one edge receives it.
@@ -200,8 +205,8 @@ fn pipe_transport_options(options: &PipeOptions) -> PipeTransportOptions {
         port: None,
         port_range: Some(options.ports.clone()),
         flags: None,
-        send_buffer_size: None,
-        recv_buffer_size: None,
+        send_buffer_size: (options.send_buffer > 0).then_some(options.send_buffer),
+        recv_buffer_size: (options.recv_buffer > 0).then_some(options.recv_buffer),
     });
     pipe.enable_srtp = options.srtp;
     pipe.enable_rtx = true;
