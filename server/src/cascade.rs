@@ -633,6 +633,28 @@ impl Cascade {
             .map_err(|e| Error::Internal(format!("node {} answered {e}", node.id)))
     }
 
+    /// A restream or recording request of a peer of this node, carried out
+    /// by the room's home when the room is piped from one (`None`: here).
+    pub async fn forward_egress(
+        &self,
+        room: &Room,
+        peer_id: PeerId,
+        request: &podium_protocol::Request,
+    ) -> Option<Result<podium_protocol::ResponseData>> {
+        room.home_node()?;
+        let home = self.homes.lock().get(room.id()).cloned()?;
+        let path = format!(
+            "/internal/cluster/rooms/{}/edges/{}/egress",
+            room.id(),
+            self.membership.id()
+        );
+        let body = serde_json::json!({ "peerId": peer_id, "request": request });
+        Some(
+            self.call(&home, reqwest::Method::POST, &path, Some(body))
+                .await,
+        )
+    }
+
     /// Stops every room task (shutdown); homes release their leases.
     pub fn stop(&self) {
         for (_, link) in self.links.lock().drain() {

@@ -366,6 +366,39 @@ async fn the_home_decides_chat_hands_speaking_and_kicks_for_every_node() {
         .await;
     assert_eq!(code, "forbidden");
 
+    // A teacher on b shares a camera and records the class: the recording
+    // runs on the home, with the camera piped up to it.
+    let (mut tom, tom_joined) = b.join("history", "Tom", Role::Teacher).await;
+    let camera = common::app::teacher_producing(&mut tom, &["camera"]).await;
+    let new = teacher.notified("newProducer").await;
+    assert_eq!(new["producer"]["id"], camera[0].as_str());
+    let started = tom.ok("startRecording", serde_json::json!({})).await;
+    let id = started["recording"]["id"].as_str().unwrap().to_owned();
+    let listed = a.admin_get("/api/admin/recordings").await;
+    let on_home = listed["recordings"].as_array().unwrap();
+    assert!(
+        on_home
+            .iter()
+            .any(|r| r["id"] == id.as_str() && r["room"] == "history"),
+        "{listed}"
+    );
+    let on_edge = b.admin_get("/api/admin/recordings").await;
+    assert_eq!(
+        on_edge["recordings"],
+        serde_json::json!([]),
+        "nothing records on the edge"
+    );
+    tom.ok("stopRecording", serde_json::json!({})).await;
+    // A student on an edge may not, there either.
+    assert_eq!(
+        bob.err("startRecording", serde_json::json!({})).await,
+        "forbidden"
+    );
+    tom.close().await;
+    // Students see staff come and go, wherever they are.
+    let left = cleo.notified("peerLeft").await;
+    assert_eq!(left["peerId"], tom_joined["peerId"]);
+
     // The teacher on a kicks Bob on b: b closes him, and keeps him out.
     let bob_id = peer_id_on(&a, "history", "Bob");
     teacher

@@ -43,6 +43,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/internal/cluster/rooms/{room}/edges/{node}/requests",
             web::post().to(request),
+        )
+        .route(
+            "/internal/cluster/rooms/{room}/edges/{node}/egress",
+            web::post().to(egress),
         );
 }
 
@@ -220,4 +224,45 @@ async fn close_edge(
         room.close_edge(&node);
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EgressOnBehalf {
+    peer_id: PeerId,
+    request: podium_protocol::Request,
+}
+
+/// A restream or recording asked by a peer of an edge: run here, the home.
+async fn egress(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<podium_protocol::ResponseData>> {
+    use podium_protocol::Request;
+    let (room, node) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    let on_behalf: EgressOnBehalf = parse(&body)?;
+    if !matches!(
+        on_behalf.request,
+        Request::StartRestream { .. }
+            | Request::StopRestream { .. }
+            | Request::StartRecording { .. }
+            | Request::StopRecording {}
+    ) {
+        return Err(Error::BadRequest(
+            "not a restream or recording request".into(),
+        ));
+    }
+    let room = state.rooms.get(&room)?;
+    room.check_edge_peer(&node, on_behalf.peer_id)?;
+    let answer = crate::signaling::session::egress_request(
+        &state,
+        &room,
+        on_behalf.peer_id,
+        on_behalf.request,
+    )
+    .await?;
+    Ok(web::Json(answer))
 }

@@ -386,17 +386,23 @@ impl Room {
         }
     }
 
-    /// Home side: a room-level request of `peer_id`, a peer of `edge`.
-    pub fn edge_request(&self, edge: &str, peer_id: PeerId, request: EdgeRequest) -> Result<()> {
+    /// Home side: whether `peer_id` is a peer of `edge` (else a not-found error).
+    pub fn check_edge_peer(&self, edge: &str, peer_id: PeerId) -> Result<()> {
         let ours = self
             .state
             .lock()
             .peers
             .get(&peer_id)
             .is_some_and(|p| p.edge.as_deref() == Some(edge));
-        if !ours {
-            return Err(Error::not_found("peer", peer_id));
+        match ours {
+            true => Ok(()),
+            false => Err(Error::not_found("peer", peer_id)),
         }
+    }
+
+    /// Home side: a room-level request of `peer_id`, a peer of `edge`.
+    pub fn edge_request(&self, edge: &str, peer_id: PeerId, request: EdgeRequest) -> Result<()> {
+        self.check_edge_peer(edge, peer_id)?;
         match request {
             EdgeRequest::Chat { text } => self.chat(peer_id, text),
             EdgeRequest::SetHand { target, raised } => self.set_hand(peer_id, target, raised),

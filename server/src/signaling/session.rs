@@ -330,63 +330,12 @@ impl Connection {
                 room.allow_speak(peer, peer_id, allowed).map(done)
             }
             Request::Kick { peer_id } => room.kick(peer, peer_id).map(done),
-            Request::StartRestream {
-                video_producer_id,
-                audio_producer_id,
-                destinations,
-                video_mode,
-                layout,
-            } => {
-                self.may_restream(&room)?;
-                let request = StartRestream {
-                    video_producer_id: video_producer_id.map(ToMedia::to_media),
-                    audio_producer_id: audio_producer_id.map(ToMedia::to_media),
-                    destinations,
-                    video_mode,
-                    layout,
-                };
-                let requester = Requester::peer(&room, self.peer_id)?;
-                let restream = self.app.restreams.start(&room, request, requester).await?;
-                Ok(ResponseData::RestreamStarted(RestreamStarted { restream }))
-            }
-            Request::StopRestream { restream_id } => {
-                self.may_restream(&room)?;
-                if self.app.restreams.get(restream_id)?.label != room.id().as_str() {
-                    return Err(Error::not_found("restream", restream_id));
-                }
-                self.app.restreams.stop(restream_id).await?;
-                Ok(Empty {}.into())
-            }
-            Request::StartRecording { layout } => {
-                self.may_record(&room)?;
-                let request = StartRecording { layout };
-                let requester = Requester::peer(&room, self.peer_id)?;
-                let recording = self.app.recordings.start(&room, request, requester).await?;
-                Ok(ResponseData::RecordingStarted(RecordingStarted {
-                    recording,
-                }))
-            }
-            Request::StopRecording {} => {
-                self.may_record(&room)?;
-                self.app.recordings.stop_room(room.id()).await?;
-                Ok(Empty {}.into())
-            }
+            Request::StartRestream { .. }
+            | Request::StopRestream { .. }
+            | Request::StartRecording { .. }
+            | Request::StopRecording {} => egress_request(&self.app, &room, peer, request).await,
             Request::Leave {} => Ok(Empty {}.into()),
         }
-    }
-
-    fn may_record(&self, room: &Room) -> Result<()> {
-        let role = room
-            .peer_role(self.peer_id)
-            .ok_or_else(|| Error::not_found("peer", self.peer_id))?;
-        self.app.recordings.check_role(role)
-    }
-
-    fn may_restream(&self, room: &Room) -> Result<()> {
-        let role = room
-            .peer_role(self.peer_id)
-            .ok_or_else(|| Error::not_found("peer", self.peer_id))?;
-        self.app.restreams.check_role(role)
     }
 
     async fn join(&mut self) -> Result<ResponseData> {
@@ -426,6 +375,81 @@ impl Connection {
         }
         Err(Error::Internal("the room kept closing; join again".into()))
     }
+}
+
+/// Restreams and recordings asked over the WebSocket: here, or, for a room
+/// piped from another node, at its home (`http::internal`), which runs them.
+pub(crate) async fn egress_request(
+    app: &AppState,
+    room: &Arc<Room>,
+    peer: PeerId,
+    request: Request,
+) -> Result<ResponseData> {
+    if let Some(cascade) = app.cascade.get()
+        && let Some(answer) = cascade.forward_egress(room, peer, &request).await
+    {
+        return answer;
+    }
+    match request {
+        Request::StartRestream {
+            video_producer_id,
+            audio_producer_id,
+            destinations,
+            video_mode,
+            layout,
+        } => {
+            may_restream(app, room, peer)?;
+            let request = StartRestream {
+                video_producer_id: video_producer_id.map(ToMedia::to_media),
+                audio_producer_id: audio_producer_id.map(ToMedia::to_media),
+                destinations,
+                video_mode,
+                layout,
+            };
+            let requester = Requester::peer(room, peer)?;
+            let restream = app.restreams.start(room, request, requester).await?;
+            Ok(ResponseData::RestreamStarted(RestreamStarted { restream }))
+        }
+        Request::StopRestream { restream_id } => {
+            may_restream(app, room, peer)?;
+            if app.restreams.get(restream_id)?.label != room.id().as_str() {
+                return Err(Error::not_found("restream", restream_id));
+            }
+            app.restreams.stop(restream_id).await?;
+            Ok(Empty {}.into())
+        }
+        Request::StartRecording { layout } => {
+            may_record(app, room, peer)?;
+            let request = StartRecording { layout };
+            let requester = Requester::peer(room, peer)?;
+            let recording = app.recordings.start(room, request, requester).await?;
+            Ok(ResponseData::RecordingStarted(RecordingStarted {
+                recording,
+            }))
+        }
+        Request::StopRecording {} => {
+            may_record(app, room, peer)?;
+            app.recordings.stop_room(room.id()).await?;
+            Ok(Empty {}.into())
+        }
+        _ => Err(Error::BadRequest(
+            "not a restream or recording request".into(),
+        )),
+    }
+}
+
+fn may_record(app: &AppState, room: &Room, peer: PeerId) -> Result<()> {
+    let role = room
+        .peer_role(peer)
+        .ok_or_else(|| Error::not_found("peer", peer))?;
+    app.recordings.check_role(role)
+}
+
+fn may_restream(app: &AppState, room: &Room, peer: PeerId) -> Result<()> {
+    let role = room
+        .peer_role(peer)
+        .ok_or_else(|| Error::not_found("peer", peer))?;
+    app.restreams.check_role(role)
 }
 
 /// A room-level gesture, as the room's home carries it out for an edge.
