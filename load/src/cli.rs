@@ -204,6 +204,11 @@ pub struct SmokeArgs {
     /// Students replaced (leave / drop and rejoin) after the window.
     #[arg(long, default_value_t = 10)]
     pub churn: usize,
+    /// A cluster run (--nodes > 1): stop the cluster's Redis for 3 s in the
+    /// middle of the window and start it again empty; the window's checks
+    /// then say whether any student lost media.
+    #[arg(long)]
+    pub restart_redis: bool,
     #[command(flatten)]
     pub peer: PeerArgs,
 }

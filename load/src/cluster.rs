@@ -14,6 +14,26 @@ use std::time::{Duration, Instant};
 pub struct Cluster {
     pub edges: Vec<Server>,
     redis: Process,
+    redis_port: u16,
+}
+
+/// `redis-server` on `port` (no persistence), once it listens.
+async fn redis_server(port: u16) -> anyhow::Result<Process> {
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("redis-server (scripts/setup --test installs it)")?;
+    let redis = Process::started(child, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "redis-server did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(redis)
 }
 
 /// What every node of a run shares.
@@ -59,20 +79,7 @@ impl Cluster {
         client: &reqwest::Client,
     ) -> anyhow::Result<(Server, Cluster)> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("redis-server (scripts/setup --test installs it)")?;
-        let redis = Process::started(child, None);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "redis-server did not listen");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let redis = redis_server(port).await?;
         let url = format!("redis://127.0.0.1:{port}/0");
         let ranges = split_ports(launch.rtc_ports, nodes);
         let mut servers = Vec::with_capacity(nodes);

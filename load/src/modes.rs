@@ -422,7 +422,18 @@ async fn smoke_window(
     };
     let before = testbed.probe().await;
     let cpu_before = cpu(&pids);
-    testbed.crowd.idle(Duration::from_secs(args.secs)).await;
+    match testbed.cluster.as_mut().filter(|_| args.restart_redis) {
+        Some(cluster) => {
+            let third = Duration::from_secs(args.secs) / 3;
+            testbed.crowd.idle(third).await;
+            let down = Duration::from_secs(3);
+            if let Err(error) = cluster.restart_redis(down).await {
+                failures.push(format!("restarting Redis: {error:#}"));
+            }
+            testbed.crowd.idle((third * 2).saturating_sub(down)).await;
+        }
+        None => testbed.crowd.idle(Duration::from_secs(args.secs)).await,
+    }
     let after = testbed.probe().await;
     let cpu_after = cpu(&pids);
     let figures = testbed.crowd.figures(&ids, true);
