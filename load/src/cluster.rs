@@ -111,8 +111,20 @@ impl Cluster {
             Cluster {
                 edges: servers,
                 redis,
+                redis_port: port,
             },
         ))
+    }
+
+    /// Stops Redis, waits `down`, and starts it again, empty, on its port
+    /// (classes must go on: media never goes through it).
+    pub async fn restart_redis(&mut self, down: Duration) -> anyhow::Result<()> {
+        let said = self.redis.stop();
+        tracing::info!(%said, "redis stopped");
+        tokio::time::sleep(down).await;
+        self.redis = redis_server(self.redis_port).await?;
+        tracing::info!("redis started again, empty");
+        Ok(())
     }
 
     /// Stops the edges, then Redis; what each said.
