@@ -159,6 +159,7 @@ impl Application {
             };
             let cascade = crate::cascade::Cascade::new(
                 Arc::clone(&membership),
+                Arc::clone(&state.rooms),
                 pipe,
                 config.cluster.secret.expose().to_owned(),
             );

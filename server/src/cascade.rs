@@ -49,6 +49,9 @@ enum RoomMessage {
         peer_id: PeerId,
         reason: CloseReason,
     },
+    /// The home closed the pipe of `node`, judged gone: if it is not, it
+    /// opens its pipe again.
+    EdgeDropped { node: String },
 }
 
 /// What this node is to a room.
@@ -65,6 +68,7 @@ struct Link {
 
 pub struct Cascade {
     membership: Arc<Membership>,
+    rooms: Arc<crate::room::Rooms>,
     pipe: PipeOptions,
     secret: String,
     http: reqwest::Client,
@@ -77,9 +81,15 @@ pub struct Cascade {
 }
 
 impl Cascade {
-    pub fn new(membership: Arc<Membership>, pipe: PipeOptions, secret: String) -> Arc<Cascade> {
+    pub fn new(
+        membership: Arc<Membership>,
+        rooms: Arc<crate::room::Rooms>,
+        pipe: PipeOptions,
+        secret: String,
+    ) -> Arc<Cascade> {
         Arc::new(Cascade {
             membership,
+            rooms,
             pipe,
             secret,
             http: reqwest::Client::builder()
@@ -150,8 +160,8 @@ impl Cascade {
         if home.node == me {
             return Ok(true);
         }
-        let nodes = self.nodes().await?;
-        if nodes.iter().any(|n| n.id == home.node) {
+        self.nodes().await?;
+        if !self.gone(&home.node).await {
             return Ok(false);
         }
         let taken = directory
@@ -273,6 +283,10 @@ impl Cascade {
             if self.gone(&edge).await {
                 tracing::warn!(room = %room.id(), edge, "edge node gone from the cluster: its pipe closes");
                 room.close_edge(&edge);
+                self.rooms.release(room.id());
+                let _ = self
+                    .publish(room.id(), &RoomMessage::EdgeDropped { node: edge.clone() })
+                    .await;
             }
         }
     }
@@ -321,10 +335,14 @@ impl Cascade {
             };
             // Opening the pipe tells the home everything up to now.
             while events.try_recv().is_ok() {}
+            self.homes.lock().insert(id.clone(), home.clone());
             if let Err(error) = self.open(&room, &home).await {
                 tracing::warn!(room = %id, home = %home.id, %error, "cannot pipe from the home; trying again");
                 room.close_home();
                 drop(room);
+                self.homes.lock().remove(&id);
+                // What the home made of it (a pipe, stand-ins) goes.
+                self.close_pipe(&id, &home).await;
                 tokio::time::sleep(period).await;
                 continue;
             }
@@ -355,7 +373,12 @@ impl Cascade {
                             Ok(RoomMessage::Removed { peer_id, reason }) if envelope.from == home.id => {
                                 room.removed_by_home(peer_id, reason);
                             }
-                            Ok(RoomMessage::Event { .. } | RoomMessage::Removed { .. }) => {}
+                            Ok(RoomMessage::EdgeDropped { node }) if envelope.from == home.id && node == me => {
+                                tracing::warn!(room = %id, home = %home.id, "the home dropped this node's pipe: opening it again");
+                                room.close_home();
+                                continue 'find;
+                            }
+                            Ok(RoomMessage::Event { .. } | RoomMessage::Removed { .. } | RoomMessage::EdgeDropped { .. }) => {}
                             Ok(RoomMessage::Homed | RoomMessage::Closed) => {
                                 // The home closed, restarted or moved: find it again.
                                 room.close_home();
@@ -367,8 +390,11 @@ impl Cascade {
                     event = events.recv() => {
                         let Some(event) = event else { break 'find };
                         let Some(room) = weak.upgrade() else { break 'find };
-                        if let Err(error) = self.tell_home(&room, &home, event).await {
-                            tracing::warn!(room = %id, home = %home.id, %error, "the home did not take an edge's change");
+                        if let Err(error) = self.tell_home_retrying(&room, &home, event).await {
+                            // Opening the pipe again tells the home the whole room.
+                            tracing::warn!(room = %id, home = %home.id, %error, "the home did not take an edge's change: opening the pipe again");
+                            room.close_home();
+                            continue 'find;
                         }
                     }
                     _ = beat.tick() => {
@@ -427,6 +453,26 @@ impl Cascade {
             self.seen.lock().remove(node);
         }
         !answered
+    }
+
+    /// [`Self::tell_home`], three times at most.
+    async fn tell_home_retrying(
+        &self,
+        room: &Room,
+        home: &NodeInfo,
+        event: EdgeEvent,
+    ) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.tell_home(room, home, event.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt == 2 => return Err(error),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 
     /// Tells the home what changed on this edge.
@@ -495,7 +541,11 @@ impl Cascade {
         request: EdgeRequest,
     ) -> Option<Result<()>> {
         room.home_node()?;
-        let home = self.homes.lock().get(room.id()).cloned()?;
+        let Some(home) = self.homes.lock().get(room.id()).cloned() else {
+            return Some(Err(Error::Unavailable(
+                "the class's home is moving; try again".into(),
+            )));
+        };
         let path = format!(
             "/internal/cluster/rooms/{}/edges/{}/requests",
             room.id(),
@@ -642,7 +692,11 @@ impl Cascade {
         request: &podium_protocol::Request,
     ) -> Option<Result<podium_protocol::ResponseData>> {
         room.home_node()?;
-        let home = self.homes.lock().get(room.id()).cloned()?;
+        let Some(home) = self.homes.lock().get(room.id()).cloned() else {
+            return Some(Err(Error::Unavailable(
+                "the class's home is moving; try again".into(),
+            )));
+        };
         let path = format!(
             "/internal/cluster/rooms/{}/edges/{}/egress",
             room.id(),
@@ -655,7 +709,7 @@ impl Cascade {
         )
     }
 
-    /// Stops every room task (shutdown); homes release their leases.
+    /// Stops every room task (shutdown); the homes' leases expire.
     pub fn stop(&self) {
         for (_, link) in self.links.lock().drain() {
             link.task.abort();

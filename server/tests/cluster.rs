@@ -267,7 +267,18 @@ async fn a_class_spans_nodes_its_home_pipes_each_producer_once_to_each_edge() {
     teacher.close().await;
     let left = bob.notified("peerLeft").await;
     assert_eq!(left["peerId"], joined_peer["peer"]["id"]);
-    drop((early, bob, other));
+    // The home keeps the room while b's peers stand in it; once they are
+    // gone too, it closes there (its routers and lease go).
+    let id = podium_server::ids::RoomId::parse("maths").unwrap();
+    assert!(a.state.rooms.get(&id).is_ok(), "b's students keep the room");
+    for client in [early, bob, other] {
+        client.close().await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.state.rooms.get(&id).is_ok() {
+        assert!(Instant::now() < deadline, "the home kept an empty room");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.stop().await;
     b.stop().await;
     a.stop().await;

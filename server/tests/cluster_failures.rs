@@ -43,7 +43,12 @@ impl Node {
         let dir = std::env::temp_dir().join(format!("podium-cluster-{}-{id}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("podium.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_podium"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_podium"));
+        // podium refuses PODIUM_* variables it does not know (PODIUM_FULL_TESTS).
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("PODIUM_")) {
+            command.env_remove(key);
+        }
+        let child = command
             .env("PODIUM_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .env("PODIUM_RTC__WORKERS", "1")
             .env("PODIUM_RTC__PORT_MIN", rtc.0.to_string())

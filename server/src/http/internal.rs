@@ -77,6 +77,7 @@ async fn remove_peer(
     verified(&state, &request, &body, &node)?;
     if let Ok(room) = state.rooms.get(&room) {
         room.remove_edge_peer(&node, peer);
+        state.rooms.release(room.id());
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -124,10 +125,10 @@ async fn request(
     let (room, node) = path.into_inner();
     verified(&state, &request, &body, &node)?;
     let on_behalf: OnBehalf = parse(&body)?;
-    state
-        .rooms
-        .get(&room)?
-        .edge_request(&node, on_behalf.peer_id, on_behalf.request)?;
+    let room = state.rooms.get(&room)?;
+    room.edge_request(&node, on_behalf.peer_id, on_behalf.request)?;
+    // A kick may have taken the last one out.
+    state.rooms.release(room.id());
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -222,6 +223,7 @@ async fn close_edge(
     verified(&state, &request, &body, &node)?;
     if let Ok(room) = state.rooms.get(&room) {
         room.close_edge(&node);
+        state.rooms.release(room.id());
     }
     Ok(HttpResponse::NoContent().finish())
 }

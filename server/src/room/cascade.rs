@@ -297,6 +297,9 @@ impl Room {
         open: OpenEdge,
         options: &PipeOptions,
     ) -> Result<EdgeOpened> {
+        if self.state.lock().relay_tx.is_none() {
+            return Err(Error::Conflict("this node is not the room's home".into()));
+        }
         let home = self.home_slot()?;
         let router = self.router(home)?;
         let transport = router
@@ -315,7 +318,10 @@ impl Room {
             },
         );
         for peer in open.peers {
-            self.add_edge_peer(edge, peer)?;
+            // One peer over the room's limit does not cost the others their class.
+            if let Err(error) = self.add_edge_peer(edge, peer) {
+                tracing::warn!(room = %self.id, edge, %error, "an edge's peer refused");
+            }
         }
         let ids: Vec<ProducerId> = self.state.lock().producers.keys().copied().collect();
         let mut producers = Vec::with_capacity(ids.len());
