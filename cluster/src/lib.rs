@@ -29,7 +29,7 @@ mod request;
 pub use bus::{Bus, Envelope, Subscription};
 pub use directory::{Directory, Home};
 pub use error::ClusterError;
-pub use registry::{Load, NodeInfo, Registry, now_ms};
+pub use registry::{Load, NodeInfo, Registry, least_loaded_of, now_ms};
 pub use request::{
     NODE_HEADER, RequestParts, SIGNATURE_HEADER, TIME_HEADER, sign_request, verify_request,
 };

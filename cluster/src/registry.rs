@@ -141,11 +141,12 @@ impl Registry {
     /// The live node that is not draining and has the most room left (ties:
     /// lower worker CPU, then id), if any.
     pub async fn least_loaded(&self) -> Result<Option<NodeInfo>, ClusterError> {
-        Ok(pick_least_loaded(self.nodes().await?))
+        Ok(least_loaded_of(self.nodes().await?))
     }
 }
 
-pub(crate) fn pick_least_loaded(nodes: Vec<NodeInfo>) -> Option<NodeInfo> {
+/// The live node that is not draining and has the most room left, of `nodes`.
+pub fn least_loaded_of(nodes: Vec<NodeInfo>) -> Option<NodeInfo> {
     nodes.into_iter().filter(|n| !n.draining).min_by(|a, b| {
         a.load
             .fill()
@@ -184,18 +185,18 @@ mod tests {
 
     #[test]
     fn the_least_loaded_has_the_most_room_and_is_not_draining() {
-        let picked = pick_least_loaded(vec![
+        let picked = least_loaded_of(vec![
             node("a", 500, 1000, 40.0, false),
             node("b", 100, 1000, 90.0, false),
             node("c", 0, 1000, 0.0, true),
             node("d", 100, 0, 0.0, false),
         ]);
         assert_eq!(picked.unwrap().id, "b");
-        let tie = pick_least_loaded(vec![
+        let tie = least_loaded_of(vec![
             node("a", 100, 1000, 40.0, false),
             node("b", 100, 1000, 20.0, false),
         ]);
         assert_eq!(tie.unwrap().id, "b");
-        assert!(pick_least_loaded(vec![node("c", 0, 10, 0.0, true)]).is_none());
+        assert!(least_loaded_of(vec![node("c", 0, 10, 0.0, true)]).is_none());
     }
 }

@@ -14,6 +14,7 @@ use crate::cluster::Membership;
 use crate::error::{Error, Result};
 use crate::ids::PeerId;
 use crate::ids::RoomId;
+use crate::room::RoomHold;
 use crate::room::{
     Audience, EdgeEvent, EdgeOpened, EdgeRequest, OpenEdge, PipeOptions, PipedProducer, Relayed,
     Room, Upstream,
@@ -27,6 +28,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// How much freer (in fill: peers over capacity) another node must be for a
+/// new room to start there rather than where its teacher connected.
+const HOST_MARGIN: f64 = 0.1;
 
 /// How long a node waits for another's internal API.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -145,10 +150,85 @@ impl Cascade {
             }
             return Ok(Part::Edge);
         }
+        if self.home_elsewhere(room).await.map_err(unavailable)? {
+            return Ok(Part::Edge);
+        }
         match self.take_home(room).await.map_err(unavailable)? {
             true => Ok(Part::Home),
             false => Ok(Part::Edge),
         }
+    }
+
+    /// A room without a live home starts on the least-loaded node: when
+    /// that is clearly another one (a tenth of its capacity freer), it is
+    /// asked to host the room, and this node becomes its edge. False when
+    /// this node should take it (or the other could not).
+    async fn home_elsewhere(&self, room: &RoomId) -> Result<bool, ClusterError> {
+        let directory = self.membership.directory();
+        if let Some(home) = directory.home(room.as_str()).await?
+            && !self.gone(&home).await
+        {
+            return Ok(false); // a live home: take_home says what this node is
+        }
+        let nodes = self.nodes().await?;
+        let me = self.membership.id();
+        let Some(mine) = nodes.iter().find(|n| n.id == me).map(|n| n.load.fill()) else {
+            return Ok(false);
+        };
+        let Some(best) = podium_cluster::least_loaded_of(nodes) else {
+            return Ok(false);
+        };
+        if best.id == me || best.load.fill() + HOST_MARGIN > mine {
+            return Ok(false);
+        }
+        let path = format!("/internal/cluster/rooms/{room}/host");
+        match self
+            .call::<serde_json::Value>(&best, reqwest::Method::POST, &path, None)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(room = %room, home = %best.id, "room started on the least-loaded node");
+                Ok(true)
+            }
+            Err(error) => {
+                tracing::warn!(room = %room, node = %best.id, %error, "the least-loaded node did not take the room: it starts here");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Another node asks this one to be a new room's home (it is the least
+    /// loaded): the room is made here, held while anyone stands in it.
+    pub async fn host(self: &Arc<Self>, room: &RoomId) -> Result<()> {
+        if self.part(room) == Some(Part::Home) {
+            return Ok(());
+        }
+        if self.membership.is_draining() {
+            return Err(Error::Unavailable("this node is draining".into()));
+        }
+        let taken = self.take_home(room).await.map_err(|error| {
+            Error::Unavailable(format!("the cluster's directory does not answer: {error}"))
+        })?;
+        if !taken {
+            return Err(Error::Conflict("another node is the room's home".into()));
+        }
+        let hosted = self.rooms.get_or_create(room);
+        let hold = hosted.hold();
+        hosted.prepare_home().await?;
+        let weak = Arc::downgrade(&hosted);
+        let cascade = Arc::clone(self);
+        let task = tokio::spawn(async move { cascade.run_home(weak, Some(hold)).await });
+        let old = self.links.lock().insert(
+            room.clone(),
+            Link {
+                part: Part::Home,
+                task,
+            },
+        );
+        if let Some(old) = old {
+            old.task.abort();
+        }
+        Ok(())
     }
 
     /// Makes this node the room's home if it has none, or a dead one.
@@ -189,7 +269,7 @@ impl Cascade {
         let weak = Arc::downgrade(room);
         let cascade = Arc::clone(self);
         let task = match part {
-            Part::Home => tokio::spawn(async move { cascade.run_home(weak).await }),
+            Part::Home => tokio::spawn(async move { cascade.run_home(weak, None).await }),
             Part::Edge => tokio::spawn(async move { cascade.run_edge(weak).await }),
         };
         links.insert(room.id().clone(), Link { part, task });
@@ -207,7 +287,7 @@ impl Cascade {
         .map(|_| ())
     }
 
-    async fn run_home(self: Arc<Self>, weak: Weak<Room>) {
+    async fn run_home(self: Arc<Self>, weak: Weak<Room>, mut hold: Option<RoomHold>) {
         let Some(room) = weak.upgrade() else { return };
         let id = room.id().clone();
         let me = self.membership.id();
@@ -218,6 +298,7 @@ impl Cascade {
             tracing::warn!(room = %id, %error, "cannot tell the cluster about the room's home");
         }
         let mut beat = tokio::time::interval(self.membership.period());
+        let mut idle = 0;
         loop {
             tokio::select! {
                 relayed = relayed.recv() => {
@@ -246,6 +327,16 @@ impl Cascade {
                 _ = beat.tick() => {
                     let Some(room) = weak.upgrade().filter(|r| !r.is_closed()) else { break };
                     self.keep_home(&room, &me).await;
+                    // Hosted for another node's teacher: kept while anyone
+                    // stands in it, let go after three empty beats.
+                    idle = match room.peer_count() {
+                        0 => idle + 1,
+                        _ => 0,
+                    };
+                    if idle >= 3 && hold.take().is_some() {
+                        drop(room);
+                        self.rooms.release(&id);
+                    }
                 }
             }
         }
@@ -326,7 +417,7 @@ impl Cascade {
                         if let Some(link) = self.links.lock().get_mut(&id) {
                             link.part = Part::Home;
                         }
-                        return Box::pin(self.run_home(weak)).await;
+                        return Box::pin(self.run_home(weak, None)).await;
                     }
                     drop(room);
                     let _ = tokio::time::timeout(period, subscription.next()).await;

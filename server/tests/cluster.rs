@@ -443,3 +443,76 @@ fn peer_id_on(home: &TestApp, room: &str, name: &str) -> String {
         .map(|p| p.info.id.to_string())
         .unwrap_or_else(|| panic!("{name} is not in the home's room"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_class_starts_on_the_least_loaded_node() {
+    let redis = RedisServer::start();
+    // a is sized for 4 peers and carries 3: b, empty, is clearly freer.
+    let mut busy = node(&redis, "node-a");
+    busy.cluster.capacity = 4;
+    let a = TestApp::with(busy).await;
+    let b = TestApp::with(node(&redis, "node-b")).await;
+    let mut crowd = Vec::new();
+    for name in ["One", "Two", "Three"] {
+        crowd.push(a.join("busy", name, Role::Student).await.0);
+    }
+    cluster_until(&a, "a's load is known", |l| {
+        l["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["id"] == "node-a" && n["load"]["peers"] == 3)
+    })
+    .await;
+
+    // The teacher reaches a; the class starts on b, and a pipes up to it.
+    let (mut teacher, _) = a.join("fresh", "Ada", Role::Teacher).await;
+    let id = podium_server::ids::RoomId::parse("fresh").unwrap();
+    assert!(b.state.rooms.get(&id).is_ok(), "b hosts the new class");
+    let camera = common::app::teacher_producing(&mut teacher, &["camera"]).await;
+    let (mut student, joined) = b.join("fresh", "Bob", Role::Student).await;
+    let has_camera = |producers: &Value| {
+        (producers.as_array().into_iter().flatten()).any(|p| p["id"] == camera[0].as_str())
+    };
+    let mut arrived = has_camera(&joined["producers"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !arrived {
+        if let Some(new) = student
+            .try_notified("newProducer", Duration::from_millis(200))
+            .await
+        {
+            arrived = new["producer"]["id"] == camera[0].as_str();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the teacher's camera never reached b"
+        );
+    }
+    student
+        .ok(
+            "setRtpCapabilities",
+            serde_json::json!({ "rtpCapabilities": common::app::browser_rtp_capabilities() }),
+        )
+        .await;
+    student
+        .ok(
+            "createTransport",
+            serde_json::json!({ "direction": "recv" }),
+        )
+        .await;
+    student
+        .ok("consume", serde_json::json!({ "producerId": camera[0] }))
+        .await;
+
+    // Everyone leaves: b lets the hosted class go.
+    teacher.close().await;
+    student.close().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.state.rooms.get(&id).is_ok() {
+        assert!(Instant::now() < deadline, "b kept the hosted class");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(crowd);
+    b.stop().await;
+    a.stop().await;
+}

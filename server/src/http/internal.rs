@@ -47,7 +47,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/internal/cluster/rooms/{room}/edges/{node}/egress",
             web::post().to(egress),
-        );
+        )
+        .route("/internal/cluster/rooms/{room}/host", web::post().to(host));
+}
+
+/// Another node asks this one, the least loaded, to be a new room's home.
+async fn host(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<RoomId>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let from = request
+        .headers()
+        .get(NODE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let cascade = verified(&state, &request, &body, &from)?;
+    cascade.host(&path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {

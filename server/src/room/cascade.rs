@@ -867,6 +867,17 @@ impl Room {
         Some(node)
     }
 
+    /// Home side, for a room hosted for another node's teacher: a router to
+    /// pipe to, on the least-loaded worker.
+    pub async fn prepare_home(self: &Arc<Self>) -> Result<()> {
+        if self.state.lock().home.is_some() {
+            return Ok(());
+        }
+        // The reservation is only for placing the router: no peer stays.
+        let _placed = self.place(Role::Teacher).await?;
+        Ok(())
+    }
+
     /// Whether a teacher is connected here.
     pub fn has_teacher(&self) -> bool {
         (self.state.lock().peers.values()).any(|p| p.edge.is_none() && p.info.role == Role::Teacher)
