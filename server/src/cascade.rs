@@ -69,6 +69,15 @@ pub enum Part {
 struct Link {
     part: Part,
     task: JoinHandle<()>,
+    /// The room object it serves: a room that closed and opened again is a
+    /// new one, which needs its own task.
+    room: Weak<Room>,
+}
+
+impl Link {
+    fn serves(&self, room: &Arc<Room>) -> bool {
+        !self.task.is_finished() && std::ptr::eq(self.room.as_ptr(), Arc::as_ptr(room))
+    }
 }
 
 pub struct Cascade {
@@ -120,6 +129,7 @@ impl Cascade {
             .lock()
             .get(room)
             .filter(|l| !l.task.is_finished())
+            .filter(|l| l.room.upgrade().is_some_and(|r| !r.is_closed()))
             .map(|l| l.part)
     }
 
@@ -223,6 +233,7 @@ impl Cascade {
             Link {
                 part: Part::Home,
                 task,
+                room: Arc::downgrade(&hosted),
             },
         );
         if let Some(old) = old {
@@ -256,15 +267,17 @@ impl Cascade {
     /// After a join: starts this node's part in the room, if not running.
     pub fn joined(self: &Arc<Self>, room: &Arc<Room>, part: Part) {
         let mut links = self.links.lock();
-        if let Some(link) = links.get(room.id())
-            && !link.task.is_finished()
-        {
-            if link.part == Part::Home || part == Part::Edge {
-                return;
+        if let Some(link) = links.get(room.id()) {
+            if link.serves(room) {
+                if link.part == Part::Home || part == Part::Edge {
+                    return;
+                }
+                // An edge whose teacher joined here: this node is the home now.
+                room.stop_edge_events();
+                room.close_home();
             }
-            // An edge whose teacher joined here: this node is the home now.
+            // Done, or serving a room object that closed since.
             link.task.abort();
-            room.close_home();
         }
         let weak = Arc::downgrade(room);
         let cascade = Arc::clone(self);
@@ -272,7 +285,14 @@ impl Cascade {
             Part::Home => tokio::spawn(async move { cascade.run_home(weak, None).await }),
             Part::Edge => tokio::spawn(async move { cascade.run_edge(weak).await }),
         };
-        links.insert(room.id().clone(), Link { part, task });
+        links.insert(
+            room.id().clone(),
+            Link {
+                part,
+                task,
+                room: Arc::downgrade(room),
+            },
+        );
     }
 
     async fn publish(&self, room: &RoomId, message: &RoomMessage) -> Result<(), ClusterError> {
@@ -412,8 +432,10 @@ impl Cascade {
                     // (the teacher of a home that died reconnected here);
                     // else wait for one to announce itself.
                     if room.has_teacher() && matches!(self.take_home(&id).await, Ok(true)) {
+                        room.stop_edge_events();
                         drop(room);
                         drop(subscription);
+                        drop(events);
                         if let Some(link) = self.links.lock().get_mut(&id) {
                             link.part = Part::Home;
                         }

@@ -259,8 +259,26 @@ async fn a_class_spans_nodes_its_home_pipes_each_producer_once_to_each_edge() {
     cleo.ok("consume", serde_json::json!({ "producerId": screen[0] }))
         .await;
 
-    // The students of c leave: c's pipe closes on the home.
+    // c's only student reloads the page: the room on c closes and opens
+    // again at once (a new room object), and is piped again.
     cleo.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut dora, joined) = c.join("maths", "Cleo", Role::Student).await;
+    let mic = produced[1].as_str();
+    let mut piped = (joined["producers"].as_array().into_iter().flatten()).any(|p| p["id"] == mic);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !piped {
+        assert!(Instant::now() < deadline, "c's new room was never piped");
+        if let Some(new) = dora
+            .try_notified("newProducer", Duration::from_millis(200))
+            .await
+        {
+            piped = new["producer"]["id"] == mic;
+        }
+    }
+
+    // The students of c leave: c's pipe closes on the home.
+    dora.close().await;
     home_until(&a, "maths", "c's pipe closed", |e| e == ["node-b"]).await;
 
     // The teacher leaves: the edge's students see the teacher go.

@@ -749,6 +749,11 @@ impl Room {
         rx
     }
 
+    /// The room is no longer an edge: nothing more to tell a home.
+    pub fn stop_edge_events(&self) {
+        self.state.lock().edge_events = None;
+    }
+
     /// Edge side: this node's peers and producers, as the home must know them.
     pub fn local_for_home(&self) -> (Vec<EdgePeer>, Vec<ProducerId>) {
         let state = self.state.lock();
