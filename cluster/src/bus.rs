@@ -181,6 +181,15 @@ enum Item {
     Message(Result<(String, Envelope), ClusterError>),
 }
 
+/// What a subscription hears.
+#[derive(Debug)]
+pub enum BusEvent {
+    /// A message `(channel, envelope)`, or why one was refused.
+    Message(Result<(String, Envelope), ClusterError>),
+    /// Subscribed again after the connection to Redis dropped.
+    Resubscribed,
+}
+
 /// Messages on the subscribed channels: `(channel, envelope)`, or why one
 /// was refused.
 pub struct Subscription {
@@ -198,6 +207,17 @@ impl Subscription {
                 Some(Item::Message(_)) => {}
                 None => return false,
             }
+        }
+    }
+
+    /// The next message or refusal, or [`BusEvent::Resubscribed`] when the
+    /// subscription came back after Redis was away (what was published
+    /// meanwhile is lost: read the state again). `None` once the bus task
+    /// ended.
+    pub async fn next_event(&mut self) -> Option<BusEvent> {
+        match self.rx.recv().await? {
+            Item::Subscribed => Some(BusEvent::Resubscribed),
+            Item::Message(item) => Some(BusEvent::Message(item)),
         }
     }
 

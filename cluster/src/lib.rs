@@ -26,7 +26,7 @@ mod error;
 mod registry;
 mod request;
 
-pub use bus::{Bus, Envelope, Subscription};
+pub use bus::{Bus, BusEvent, Envelope, Subscription};
 pub use directory::{Directory, Home};
 pub use error::ClusterError;
 pub use registry::{Load, NodeInfo, Registry, least_loaded_of, now_ms};

@@ -20,7 +20,7 @@ use crate::room::{
     Room, Upstream,
 };
 use parking_lot::Mutex;
-use podium_cluster::{ClusterError, Envelope, NodeInfo, RequestParts};
+use podium_cluster::{BusEvent, ClusterError, Envelope, NodeInfo, RequestParts};
 use podium_protocol::signaling::CloseReason;
 use podium_protocol::signaling::Notification;
 use serde::{Deserialize, Serialize};
@@ -465,8 +465,21 @@ impl Cascade {
             let mut beat = tokio::time::interval(period);
             loop {
                 tokio::select! {
-                    message = subscription.next() => {
-                        let Some(message) = message else { break 'find };
+                    event = subscription.next_event() => {
+                        let message = match event {
+                            None => break 'find,
+                            Some(BusEvent::Message(message)) => message,
+                            Some(BusEvent::Resubscribed) => {
+                                // What the home relayed while Redis was away is lost: read it again.
+                                let Some(room) = weak.upgrade() else { break 'find };
+                                if let Err(error) = self.resync(&room, &home).await {
+                                    tracing::warn!(room = %id, home = %home.id, %error, "cannot read the room again from the home: opening the pipe again");
+                                    room.close_home();
+                                    continue 'find;
+                                }
+                                continue;
+                            }
+                        };
                         let (_, envelope) = match message {
                             Ok(message) => message,
                             Err(error) => {
@@ -566,6 +579,20 @@ impl Cascade {
             self.seen.lock().remove(node);
         }
         !answered
+    }
+
+    /// Reads the room again from the home (after the bus was away) and
+    /// brings this edge's picture of it up to date, pipe kept.
+    async fn resync(&self, room: &Room, home: &NodeInfo) -> Result<()> {
+        let path = format!(
+            "/internal/cluster/rooms/{}/edges/{}",
+            room.id(),
+            self.membership.id()
+        );
+        let state: EdgeOpened = self.call(home, reqwest::Method::GET, &path, None).await?;
+        let (added, removed) = room.resync_home(state).await?;
+        tracing::info!(room = %room.id(), home = %home.id, added, removed, "room read again from the home");
+        Ok(())
     }
 
     /// [`Self::tell_home`], three times at most.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let edge = "/internal/cluster/rooms/{room}/edges/{node}";
     cfg.route(edge, web::post().to(open_edge))
+        .route(edge, web::get().to(edge_state))
         .route(edge, web::delete().to(close_edge))
         .route(
             "/internal/cluster/rooms/{room}/edges/{node}/producers/{producer}",
@@ -286,4 +287,18 @@ async fn egress(
     )
     .await?;
     Ok(web::Json(answer))
+}
+
+/// The room as an edge must have it (after its bus was away): producers
+/// (consumed into its pipe, once), peers, recording.
+async fn edge_state(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(RoomId, String)>,
+    body: web::Bytes,
+) -> Result<web::Json<EdgeOpened>> {
+    let (room, node) = path.into_inner();
+    verified(&state, &request, &body, &node)?;
+    let room = state.rooms.get(&room)?;
+    Ok(web::Json(room.edge_state(&node).await?))
 }

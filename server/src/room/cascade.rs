@@ -347,6 +347,52 @@ impl Room {
         })
     }
 
+    /// Home side: the room as `edge` must have it, its pipe kept (its
+    /// producers consumed into it, once).
+    pub async fn edge_state(&self, edge: &str) -> Result<EdgeOpened> {
+        let (pipe, ids) = {
+            let state = self.state.lock();
+            let link = state
+                .edges
+                .get(edge)
+                .ok_or_else(|| Error::not_found("edge", edge))?;
+            let tuple = link.transport.tuple();
+            let pipe = PipeEnd {
+                ip: tuple.local_address().parse().map_err(|_| {
+                    Error::Internal("a pipe listens on an address that is not an IP".into())
+                })?,
+                port: tuple.local_port(),
+                srtp: link.transport.srtp_parameters(),
+            };
+            // Not the edge's own producers back to it.
+            let ids: Vec<ProducerId> = (state.producers.keys())
+                .filter(|id| !link.incoming.contains_key(id))
+                .copied()
+                .collect();
+            (pipe, ids)
+        };
+        let mut producers = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.pipe_to_edge(edge, id).await {
+                Ok(piped) => producers.push(piped),
+                Err(Error::NotFound {
+                    kind: "producer", ..
+                }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let state = self.state.lock();
+        Ok(EdgeOpened {
+            pipe,
+            producers,
+            peers: (state.peers.values())
+                .filter(|p| p.edge.as_deref() != Some(edge))
+                .map(|p| p.info(Role::Admin))
+                .collect(),
+            recording: state.recording,
+        })
+    }
+
     /// Home side: a peer joined on `edge`: it stands in this room (counted,
     /// seen by staff, able to chat and raise its hand through its edge).
     pub fn add_edge_peer(&self, edge: &str, announced: EdgePeer) -> Result<()> {
@@ -647,6 +693,51 @@ impl Room {
             self.add_piped(piped).await?;
         }
         Ok(())
+    }
+
+    /// Edge side: brings the room up to date with the home's `state` (read
+    /// again after the bus was away), pipe kept: producers it no longer
+    /// has close, new ones are piped in, peers come and go. How many
+    /// producers were (added, removed).
+    pub async fn resync_home(&self, state: EdgeOpened) -> Result<(usize, usize)> {
+        let stale = {
+            let mut room = self.state.lock();
+            let Some(upstream) = room.upstream.as_ref() else {
+                return Err(Error::Conflict("no pipe to the home".into()));
+            };
+            let stale: Vec<ProducerId> = (upstream.producers.keys())
+                .filter(|id| !state.producers.iter().any(|p| p.id == **id))
+                .copied()
+                .collect();
+            let left: Vec<PeerInfo> = (room.remote_peers.values())
+                .filter(|known| !state.peers.iter().any(|p| p.id == known.id))
+                .cloned()
+                .collect();
+            for peer in &left {
+                room.remote_peers.remove(&peer.id);
+                let text = Notification::PeerLeft { peer_id: peer.id }.queued();
+                broadcast(&room, &text, |p| sees_info(p.info.role, peer));
+            }
+            for peer in state.peers {
+                if !room.peers.contains_key(&peer.id) {
+                    remote_peer_joined(&mut room, peer);
+                }
+            }
+            stale
+        };
+        for id in &stale {
+            self.remove_piped(*id);
+        }
+        self.set_recording(state.recording);
+        let mut added = 0;
+        for piped in state.producers {
+            let known = self.state.lock().producers.contains_key(&piped.id);
+            if !known {
+                self.add_piped(piped).await?;
+                added += 1;
+            }
+        }
+        Ok((added, stale.len()))
     }
 
     /// Edge side: produces a producer of the home here, with its id, and
