@@ -534,3 +534,71 @@ async fn a_new_class_starts_on_the_least_loaded_node() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_internal_api_takes_only_requests_the_cluster_signed() {
+    use podium_cluster::{NODE_HEADER, RequestParts, SIGNATURE_HEADER, TIME_HEADER};
+    let redis = RedisServer::start();
+    let a = TestApp::with(node(&redis, "node-a")).await;
+    let (_teacher, _) = a.join("maths", "Ada", Role::Teacher).await;
+    let id = podium_server::ids::RoomId::parse("maths").unwrap();
+    let edges = || a.state.rooms.get(&id).unwrap().edges();
+    let http = reqwest::Client::new();
+    let path = "/internal/cluster/rooms/maths/edges/node-x";
+    // An edge's pipe end, with its SRTP key (cluster.pipe_srtp is on).
+    let body = r#"{"pipe":{"ip":"127.0.0.1","port":9,"srtp":{"cryptoSuite":"AEAD_AES_256_GCM","keyBase64":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="}},"peers":[]}"#;
+    let post = |secret: &str, node: &str, time_ms: u64| {
+        let signature = podium_cluster::sign_request(
+            secret,
+            &RequestParts {
+                method: "POST",
+                path,
+                node,
+                time_ms,
+                body: body.as_bytes(),
+            },
+        );
+        http.post(format!("{}{path}", a.base))
+            .header(NODE_HEADER, node)
+            .header(TIME_HEADER, time_ms.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .body(body)
+    };
+    let now = podium_cluster::now_ms();
+    let unsigned = http
+        .post(format!("{}{path}", a.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let other_secret = post("another cluster's secret", "node-x", now)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_secret.status(), 401);
+    let replayed_late = post(SECRET, "node-x", now - 60_000).send().await.unwrap();
+    assert_eq!(replayed_late.status(), 401);
+    let for_another = post(SECRET, "node-y", now).send().await.unwrap();
+    assert_eq!(
+        for_another.status(),
+        403,
+        "a node acts on its own pipe only"
+    );
+    assert!(edges().is_empty(), "refused requests changed nothing");
+    let signed = post(SECRET, "node-x", now).send().await.unwrap();
+    assert_eq!(signed.status(), 200);
+    assert_eq!(edges(), ["node-x"]);
+
+    // A node alone has no internal API at all.
+    let alone = TestApp::start().await;
+    let response = http
+        .post(format!("{}{path}", alone.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    alone.stop().await;
+    a.stop().await;
+}
