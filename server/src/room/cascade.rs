@@ -10,10 +10,10 @@
 //! it on, and an edge gives each local peer what its role would have heard.
 //! This module knows nothing of Redis or HTTP: `crate::cascade` does.
 
-use super::{Outgoing, ProducerEntry, ProducerInfo, Queue, Room, RoomState, broadcast, sees_info};
+use super::{Outgoing, ProducerInfo, Queue, Room, RoomState, broadcast, sees_info};
 use crate::auth::{Claims, Role};
 use crate::error::{Error, Result};
-use crate::ids::{PeerId, ToMedia, ToWire};
+use crate::ids::{PeerId, ToMedia};
 use crate::room::Outbox;
 use crate::room::peer::Peer;
 use crate::workers::Seat;
@@ -507,18 +507,7 @@ impl Room {
                 }
                 _ => return Err(Error::not_found("edge", edge)),
             }
-            state.producers.insert(
-                piped.id,
-                ProducerEntry {
-                    info: info.clone(),
-                    slot: home,
-                },
-            );
-            let text = Notification::NewProducer {
-                producer: info.to_wire(),
-            }
-            .queued();
-            broadcast(&state, &text, |_| true);
+            state.announce_producer(&info, home);
         }
         tracing::info!(room = %self.id, edge, producer = %piped.id, source = ?piped.source, "producer piped in from an edge");
         if piped.kind == MediaKind::Audio
@@ -540,13 +529,7 @@ impl Room {
             else {
                 return;
             };
-            state.producers.remove(&producer_id);
-            let pipes = state.take_pipes(producer_id);
-            let text = Notification::ProducerClosed {
-                producer_id: producer_id.to_wire(),
-            }
-            .queued();
-            broadcast(&state, &text, |_| true);
+            let pipes = state.forget_producer(producer_id);
             (producer, pipes)
         };
         drop(pipes);
@@ -772,18 +755,7 @@ impl Room {
             }
             _ => return Ok(()), // the pipe closed meanwhile; `producer` drops
         }
-        state.producers.insert(
-            piped.id,
-            ProducerEntry {
-                info: info.clone(),
-                slot,
-            },
-        );
-        let text = Notification::NewProducer {
-            producer: info.to_wire(),
-        }
-        .queued();
-        broadcast(&state, &text, |_| true);
+        state.announce_producer(&info, slot);
         tracing::debug!(room = %self.id, producer = %piped.id, "producer piped in from the home");
         Ok(())
     }
@@ -799,13 +771,7 @@ impl Room {
             else {
                 return;
             };
-            state.producers.remove(&producer_id);
-            let pipes = state.take_pipes(producer_id);
-            let text = Notification::ProducerClosed {
-                producer_id: producer_id.to_wire(),
-            }
-            .queued();
-            broadcast(&state, &text, |_| true);
+            let pipes = state.forget_producer(producer_id);
             (producer, pipes)
         };
         drop(pipes);
@@ -941,13 +907,7 @@ impl Room {
             let upstream = state.upstream.take()?;
             let mut pipes = Vec::new();
             for producer_id in upstream.producers.keys() {
-                state.producers.remove(producer_id);
-                pipes.extend(state.take_pipes(*producer_id));
-                let text = Notification::ProducerClosed {
-                    producer_id: producer_id.to_wire(),
-                }
-                .queued();
-                broadcast(&state, &text, |_| true);
+                pipes.extend(state.forget_producer(*producer_id));
             }
             let remote: Vec<PeerInfo> = state.remote_peers.drain().map(|(_, p)| p).collect();
             for peer in remote {

@@ -2,7 +2,7 @@
 //! classroom's own gestures (chat, hands, speaking, kicks). Each method checks
 //! the caller's role first and changes nothing when it refuses.
 
-use super::{ProducerEntry, ProducerInfo, Queue, Room, RoomEvent, broadcast};
+use super::{ProducerInfo, Queue, Room, RoomEvent, broadcast};
 use crate::auth::{Role, unix_now};
 use crate::error::{Error, Result};
 use crate::ids::{PeerId, ToWire};
@@ -206,18 +206,7 @@ impl Room {
             peer.may_send(Some(source))?;
             peer.producers
                 .insert(producer.id(), (producer.clone(), source));
-            state.producers.insert(
-                producer.id(),
-                ProducerEntry {
-                    info: info.clone(),
-                    slot,
-                },
-            );
-            let text = Notification::NewProducer {
-                producer: info.to_wire(),
-            }
-            .queued();
-            broadcast(&state, &text, |p| p.info.id != peer_id);
+            state.announce_producer(&info, slot);
             super::cascade::emit(&state, super::EdgeEvent::Produced(producer.id()));
         }
         tracing::info!(room = %self.id, peer = %peer_id, producer = %producer.id(), ?source, "producing");
@@ -483,19 +472,14 @@ impl Room {
     pub(super) fn remove_producer(&self, producer_id: ProducerId) {
         let (producer, pipes) = {
             let mut state = self.state.lock();
-            let Some(entry) = state.producers.remove(&producer_id) else {
+            let Some(owner) = state.producers.get(&producer_id).map(|e| e.info.peer_id) else {
                 return;
             };
             let producer = state
                 .peers
-                .get_mut(&entry.info.peer_id)
+                .get_mut(&owner)
                 .and_then(|owner| owner.producers.remove(&producer_id));
-            let pipes = state.take_pipes(producer_id);
-            let text = Notification::ProducerClosed {
-                producer_id: producer_id.to_wire(),
-            }
-            .queued();
-            broadcast(&state, &text, |p| p.info.id != entry.info.peer_id);
+            let pipes = state.forget_producer(producer_id);
             super::cascade::emit(&state, super::EdgeEvent::ProducerClosed(producer_id));
             (producer, pipes)
         };

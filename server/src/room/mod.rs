@@ -175,6 +175,37 @@ impl RoomState {
             .ok_or_else(|| Error::not_found("peer", id))
     }
 
+    /// Adds a producer to the room and tells every peer but its owner.
+    fn announce_producer(&mut self, info: &ProducerInfo, slot: usize) {
+        self.producers.insert(
+            info.id,
+            ProducerEntry {
+                info: info.clone(),
+                slot,
+            },
+        );
+        let text = Notification::NewProducer {
+            producer: info.to_wire(),
+        }
+        .queued();
+        broadcast(self, &text, |p| p.info.id != info.peer_id);
+    }
+
+    /// Takes a producer out of the room, tells every peer but its owner,
+    /// and returns its pipes (to drop after the lock: that closes them).
+    fn forget_producer(&mut self, producer_id: ProducerId) -> Vec<PipeProducerToRouterPair> {
+        let Some(entry) = self.producers.remove(&producer_id) else {
+            return Vec::new();
+        };
+        let pipes = self.take_pipes(producer_id);
+        let text = Notification::ProducerClosed {
+            producer_id: producer_id.to_wire(),
+        }
+        .queued();
+        broadcast(self, &text, |p| p.info.id != entry.info.peer_id);
+        pipes
+    }
+
     /// Removes the pipes of a producer (dropping them closes them).
     fn take_pipes(&mut self, producer_id: ProducerId) -> Vec<PipeProducerToRouterPair> {
         let keys: Vec<_> = self
