@@ -680,6 +680,22 @@ impl Cascade {
         peer_id: PeerId,
         request: EdgeRequest,
     ) -> Option<Result<()>> {
+        let body = serde_json::json!({ "peerId": peer_id, "request": request });
+        let answer = self
+            .call_home::<serde_json::Value>(room, "requests", body)
+            .await?;
+        Some(answer.map(|_| ()))
+    }
+
+    /// For an edge peer's request the home carries out: POSTs `body` to
+    /// this node's `suffix` of the room on its home. `None` when this node
+    /// is not an edge of the room.
+    async fn call_home<T: serde::de::DeserializeOwned>(
+        &self,
+        room: &Room,
+        suffix: &str,
+        body: serde_json::Value,
+    ) -> Option<Result<T>> {
         room.home_node()?;
         let Some(home) = self.homes.lock().get(room.id()).cloned() else {
             return Some(Err(Error::Unavailable(
@@ -687,15 +703,13 @@ impl Cascade {
             )));
         };
         let path = format!(
-            "/internal/cluster/rooms/{}/edges/{}/requests",
+            "/internal/cluster/rooms/{}/edges/{}/{suffix}",
             room.id(),
             self.membership.id()
         );
-        let body = serde_json::json!({ "peerId": peer_id, "request": request });
         Some(
-            self.call::<serde_json::Value>(&home, reqwest::Method::POST, &path, Some(body))
-                .await
-                .map(|_| ()),
+            self.call(&home, reqwest::Method::POST, &path, Some(body))
+                .await,
         )
     }
 
@@ -831,22 +845,8 @@ impl Cascade {
         peer_id: PeerId,
         request: &podium_protocol::Request,
     ) -> Option<Result<podium_protocol::ResponseData>> {
-        room.home_node()?;
-        let Some(home) = self.homes.lock().get(room.id()).cloned() else {
-            return Some(Err(Error::Unavailable(
-                "the class's home is moving; try again".into(),
-            )));
-        };
-        let path = format!(
-            "/internal/cluster/rooms/{}/edges/{}/egress",
-            room.id(),
-            self.membership.id()
-        );
         let body = serde_json::json!({ "peerId": peer_id, "request": request });
-        Some(
-            self.call(&home, reqwest::Method::POST, &path, Some(body))
-                .await,
-        )
+        self.call_home(room, "egress", body).await
     }
 
     /// Stops every room task (shutdown); the homes' leases expire.

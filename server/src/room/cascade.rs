@@ -221,6 +221,42 @@ fn local_end(transport: &PipeTransport, options: &PipeOptions) -> PipeEnd {
     }
 }
 
+/// Produces a producer of the pipe's other end here, with its id.
+async fn produce_piped(
+    transport: &PipeTransport,
+    piped: PipedProducer,
+) -> Result<(Producer, ProducerInfo)> {
+    let info = ProducerInfo {
+        id: piped.id,
+        peer_id: piped.peer_id,
+        kind: piped.kind,
+        source: piped.source,
+        paused: piped.paused,
+    };
+    let mut options =
+        ProducerOptions::new_pipe_transport(piped.id, piped.kind, piped.rtp_parameters);
+    options.paused = piped.paused;
+    Ok((transport.produce(options).await?, info))
+}
+
+/// Consumes a producer of this node into the pipe, for its other end.
+async fn consume_into(transport: &PipeTransport, producer_id: ProducerId) -> Result<Consumer> {
+    let options = ConsumerOptions::new(producer_id, RtpCapabilities::default());
+    Ok(transport.consume(options).await?)
+}
+
+/// What the other end needs to produce `info` from `consumer`.
+fn piped(info: &ProducerInfo, consumer: &Consumer) -> PipedProducer {
+    PipedProducer {
+        id: info.id,
+        peer_id: info.peer_id,
+        kind: info.kind,
+        source: info.source,
+        paused: consumer.producer_paused(),
+        rtp_parameters: consumer.rtp_parameters().clone(),
+    }
+}
+
 async fn connect(transport: &PipeTransport, remote: PipeEnd) -> Result<()> {
     transport
         .connect(PipeTransportRemoteParameters {
@@ -488,30 +524,20 @@ impl Room {
                 .ok_or_else(|| Error::Conflict("the room has no media yet".into()))?;
             (link.transport.clone(), home)
         };
-        let mut options =
-            ProducerOptions::new_pipe_transport(piped.id, piped.kind, piped.rtp_parameters);
-        options.paused = piped.paused;
-        let producer = transport.produce(options).await?;
-        let info = ProducerInfo {
-            id: piped.id,
-            peer_id: piped.peer_id,
-            kind: piped.kind,
-            source: piped.source,
-            paused: piped.paused,
-        };
+        let (producer, info) = produce_piped(&transport, piped).await?;
         {
             let mut state = self.state.lock();
             match state.edges.get_mut(edge) {
                 Some(link) if link.transport.id() == transport.id() => {
-                    link.incoming.insert(piped.id, producer);
+                    link.incoming.insert(info.id, producer);
                 }
                 _ => return Err(Error::not_found("edge", edge)),
             }
             state.announce_producer(&info, home);
         }
-        tracing::info!(room = %self.id, edge, producer = %piped.id, source = ?piped.source, "producer piped in from an edge");
-        if piped.kind == MediaKind::Audio
-            && let Err(error) = self.observe(piped.id, home).await
+        tracing::info!(room = %self.id, edge, producer = %info.id, source = ?info.source, "producer piped in from an edge");
+        if info.kind == MediaKind::Audio
+            && let Err(error) = self.observe(info.id, home).await
         {
             tracing::warn!(room = %self.id, %error, "speaker detection unavailable for this producer");
         }
@@ -562,12 +588,7 @@ impl Room {
                 let home =
                     home.ok_or_else(|| Error::Conflict("the room has no media yet".into()))?;
                 self.ensure_pipe(producer_id, entry.slot, home).await?;
-                let consumer = transport
-                    .consume(ConsumerOptions::new(
-                        producer_id,
-                        RtpCapabilities::default(),
-                    ))
-                    .await?;
+                let consumer = consume_into(&transport, producer_id).await?;
                 let mut state = self.state.lock();
                 if !state.producers.contains_key(&producer_id) {
                     return Err(Error::not_found("producer", producer_id));
@@ -583,14 +604,7 @@ impl Room {
                 }
             }
         };
-        Ok(PipedProducer {
-            id: producer_id,
-            peer_id: entry.info.peer_id,
-            kind: entry.info.kind,
-            source: entry.info.source,
-            paused: consumer.producer_paused(),
-            rtp_parameters: consumer.rtp_parameters().clone(),
-        })
+        Ok(piped(&entry.info, &consumer))
     }
 
     /// Home side: closes an edge's pipe (the edge left, or died): its
@@ -737,26 +751,16 @@ impl Room {
             }
             (upstream.transport.clone(), upstream.slot)
         };
-        let mut options =
-            ProducerOptions::new_pipe_transport(piped.id, piped.kind, piped.rtp_parameters);
-        options.paused = piped.paused;
-        let producer = transport.produce(options).await?;
-        let info = ProducerInfo {
-            id: piped.id,
-            peer_id: piped.peer_id,
-            kind: piped.kind,
-            source: piped.source,
-            paused: piped.paused,
-        };
+        let (producer, info) = produce_piped(&transport, piped).await?;
         let mut state = self.state.lock();
         match state.upstream.as_mut() {
             Some(upstream) if upstream.transport.id() == transport.id() => {
-                upstream.producers.insert(piped.id, producer);
+                upstream.producers.insert(info.id, producer);
             }
             _ => return Ok(()), // the pipe closed meanwhile; `producer` drops
         }
         state.announce_producer(&info, slot);
-        tracing::debug!(room = %self.id, producer = %piped.id, "producer piped in from the home");
+        tracing::debug!(room = %self.id, producer = %info.id, "producer piped in from the home");
         Ok(())
     }
 
@@ -848,12 +852,7 @@ impl Room {
             Some(consumer) => consumer,
             None => {
                 self.ensure_pipe(producer_id, entry.slot, slot).await?;
-                let consumer = transport
-                    .consume(ConsumerOptions::new(
-                        producer_id,
-                        RtpCapabilities::default(),
-                    ))
-                    .await?;
+                let consumer = consume_into(&transport, producer_id).await?;
                 let mut state = self.state.lock();
                 match state.upstream.as_mut() {
                     Some(upstream) if upstream.transport.id() == transport.id() => upstream
@@ -865,14 +864,7 @@ impl Room {
                 }
             }
         };
-        Ok(PipedProducer {
-            id: producer_id,
-            peer_id: entry.info.peer_id,
-            kind: entry.info.kind,
-            source: entry.info.source,
-            paused: consumer.producer_paused(),
-            rtp_parameters: consumer.rtp_parameters().clone(),
-        })
+        Ok(piped(&entry.info, &consumer))
     }
 
     /// Edge side: a local producer closed; its consumer for the home goes.
