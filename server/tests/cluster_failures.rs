@@ -1,10 +1,12 @@
 //! A class across three real `podium` processes on one real Redis (both
 //! started by the test on free loopback ports), and what a school meets:
 //! the home node killed (SIGKILL) and the teacher back on another node, an
-//! edge node killed and its students back on another, Redis restarted
-//! mid-class. Students are the test's WebSocket clients doing what the
-//! pages do (on a closed connection, join again through another node). The
-//! times to recover are printed; the 5 s a student may wait is asserted.
+//! edge frozen (SIGSTOP) past its record's life and back, an edge node
+//! killed and its students back on another, Redis restarted mid-class, a
+//! node drained (SIGTERM). Students are the test's WebSocket clients doing
+//! what the pages do (on a closed connection, join again through another
+//! node). The times to recover are printed; the 5 s a student may wait is
+//! asserted.
 
 mod common;
 
@@ -104,6 +106,15 @@ impl Node {
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`) to the node's process.
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {}", self.id);
     }
 
     /// A connection to this node's signaling for `name` in `role`.
@@ -238,6 +249,47 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
     ));
     assert!(back < BACK_WITHIN, "{back:?}");
 
+    // An edge freezes (SIGSTOP) past its record's life: the home takes it
+    // for dead, drops its pipe and peers, and says so on the bus. Thawed,
+    // the edge reads that and opens its pipe again: its student watches on.
+    teacher.drain(Duration::from_millis(300)).await;
+    teacher.notifications.clear();
+    let frozen = Instant::now();
+    b.signal("STOP");
+    let dropped = teacher
+        .try_notified("peerLeft", Duration::from_secs(15))
+        .await;
+    let dropped_after = frozen.elapsed();
+    b.signal("CONT");
+    assert!(
+        dropped.is_some(),
+        "the home never dropped the frozen edge: {}",
+        c.log_tail()
+    );
+    let thawed = Instant::now();
+    let mut have = Vec::new();
+    while !produced.iter().all(|p| have.contains(p)) {
+        let new = bob
+            .try_notified("newProducer", BACK_WITHIN)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "b never opened its dropped pipe again: {}\n--- c ---\n{}",
+                    b.log_tail(),
+                    c.log_tail()
+                )
+            });
+        have.push(new["producer"]["id"].as_str().unwrap().to_owned());
+    }
+    for id in &produced {
+        bob.ok("consume", json!({ "producerId": id })).await;
+    }
+    report.push(format!(
+        "edge b frozen -> the home drops it: {}; thawed -> its student consumes again: {}",
+        secs(dropped_after),
+        secs(thawed.elapsed())
+    ));
+
     // An edge dies: its student's page joins again through another node.
     let mut bella = b.connect("Bella", Role::Student).await;
     let bella_id = bella.ok("join", json!({})).await["peerId"].clone();
@@ -340,11 +392,7 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
 
     // b drains (SIGTERM): no new rooms, its class goes on, it stops once empty.
     let mut b = b;
-    let term = Command::new("kill")
-        .args(["-TERM", &b.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    b.signal("TERM");
     let health = format!("http://127.0.0.1:{}/health", b.port);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
