@@ -218,6 +218,8 @@ export class Signaling {
       if (this.stopped) return;
       if (closeReason === 'kicked') return this.stop('kicked', 'You were removed from the class.');
       if (closeReason === 'left') return this.stop('left', 'You left the class.');
+      // Admitted on one node while the class filled up on others.
+      if (closeReason === 'roomFull') return this.stop('refused', 'This class is full.');
       if (closeReason === 'replaced') {
         return this.stop('replaced', 'This class was opened with your link in another tab or on another device.');
       }

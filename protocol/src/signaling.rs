@@ -597,6 +597,10 @@ pub enum CloseReason {
     Replaced,
     /// The connection did not join within `limits.join_timeout_secs`.
     JoinTimeout,
+    /// The class reached `limits.max_peers_per_room` across the cluster's
+    /// nodes: this peer joined on one node while the class filled up on
+    /// others. Do not reconnect at once.
+    RoomFull,
 }
 
 /// What the server tells a peer without being asked.

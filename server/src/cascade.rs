@@ -21,6 +21,7 @@ use crate::room::{
 };
 use parking_lot::Mutex;
 use podium_cluster::{BusEvent, ClusterError, Envelope, NodeInfo, RequestParts};
+use podium_protocol::ErrorCode;
 use podium_protocol::signaling::CloseReason;
 use podium_protocol::signaling::Notification;
 use serde::{Deserialize, Serialize};
@@ -516,7 +517,15 @@ impl Cascade {
                     event = events.recv() => {
                         let Some(event) = event else { break 'find };
                         let Some(room) = weak.upgrade() else { break 'find };
-                        if let Err(error) = self.tell_home_retrying(&room, &home, event).await {
+                        let joined = match &event {
+                            EdgeEvent::Joined(peer) => Some(peer.peer.id),
+                            _ => None,
+                        };
+                        let told = self.tell_home_retrying(&room, &home, event).await;
+                        if let Some(peer_id) = joined.filter(|_| told.as_ref().is_err_and(|e| e.code() == ErrorCode::RoomFull)) {
+                            // The class filled up on other nodes: this peer goes, told why.
+                            room.removed_by_home(peer_id, CloseReason::RoomFull);
+                        } else if let Err(error) = told {
                             // Opening the pipe again tells the home the whole room.
                             tracing::warn!(room = %id, home = %home.id, %error, "the home did not take an edge's change: opening the pipe again");
                             room.close_home();
@@ -606,6 +615,8 @@ impl Cascade {
         loop {
             match self.tell_home(room, home, event.clone()).await {
                 Ok(()) => return Ok(()),
+                // The home's refusal is its answer; asking again changes nothing.
+                Err(error @ Error::Remote(_)) => return Err(error),
                 Err(error) if attempt == 2 => return Err(error),
                 Err(_) => {
                     attempt += 1;

@@ -462,6 +462,89 @@ fn peer_id_on(home: &TestApp, room: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} is not in the home's room"))
 }
 
+/// Until `done` holds for the names of the peers in the home's room (5 s at most).
+async fn class_until(app: &TestApp, room: &str, what: &str, done: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let names = class_names(app, room);
+        if done(&names) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: peers {names:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The names of the peers in the home's room, sorted.
+fn class_names(app: &TestApp, room: &str) -> Vec<String> {
+    let id = podium_server::ids::RoomId::parse(room).unwrap();
+    let mut names: Vec<String> = (app.state.rooms.get(&id).map(|r| r.summary().peers))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.info.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_class_counts_every_node() {
+    let redis = RedisServer::start();
+    let small = |id| {
+        let mut config = node(&redis, id);
+        config.limits.max_peers_per_room = 3;
+        config
+    };
+    let a = TestApp::with(small("node-a")).await;
+    let b = TestApp::with(small("node-b")).await;
+    let c = TestApp::with(small("node-c")).await;
+    let (mut teacher, _) = a.join("seminar", "Ada", Role::Teacher).await;
+    common::app::teacher_producing(&mut teacher, &["mic"]).await;
+    let (mut bob, _) = b.join("seminar", "Bob", Role::Student).await;
+    let (_cleo, _) = c.join("seminar", "Cleo", Role::Student).await;
+    bob.notified("newProducer").await;
+    class_until(&a, "seminar", "three in the class", |names| {
+        names.len() == 3
+    })
+    .await;
+    bob.drain(Duration::from_millis(300)).await;
+    bob.notifications.clear();
+
+    // b has room for Dan by its own count; the class, counted on the home, has not.
+    let (mut dan, _) = b.join("seminar", "Dan", Role::Student).await;
+    let closed = dan
+        .try_notified("closed", Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("Dan stayed in a full class: {:?}", dan.notifications));
+    assert_eq!(closed["reason"], "roomFull");
+    assert!(dan.closed_by_server(Duration::from_secs(5)).await);
+    // The others' class goes on undisturbed (b's pipe was not opened again).
+    bob.drain(Duration::from_secs(1)).await;
+    let disturbed: Vec<&Value> = (bob.notifications.iter())
+        .filter(|n| n["notification"] != "peerJoined" && n["notification"] != "peerLeft")
+        .collect();
+    assert!(disturbed.is_empty(), "{disturbed:?}");
+    assert_eq!(class_names(&a, "seminar"), ["Ada", "Bob", "Cleo"]);
+
+    // Once someone leaves, b admits a newcomer again.
+    bob.close().await;
+    class_until(&a, "seminar", "Bob gone", |names| names.len() == 2).await;
+    let (mut eve, _) = b.join("seminar", "Eve", Role::Student).await;
+    class_until(&a, "seminar", "Eve in", |names| {
+        names.iter().any(|n| n == "Eve")
+    })
+    .await;
+    assert!(
+        eve.try_notified("closed", Duration::from_secs(1))
+            .await
+            .is_none()
+    );
+    drop((teacher, eve));
+    c.stop().await;
+    b.stop().await;
+    a.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_class_starts_on_the_least_loaded_node() {
     let redis = RedisServer::start();

@@ -436,7 +436,7 @@ role: Role, };
 /**
  * Why the server closes a connection; sent in `closed` just before.
  */
-export type CloseReason = "kicked" | "workerDied" | "serverShutdown" | "tooSlow" | "left" | "replaced" | "joinTimeout";
+export type CloseReason = "kicked" | "workerDied" | "serverShutdown" | "tooSlow" | "left" | "replaced" | "joinTimeout" | "roomFull";
 
 /**
  * What the server tells a peer without being asked.

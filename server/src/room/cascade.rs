@@ -74,6 +74,9 @@ pub struct EdgeOpened {
     /// The home's peers, as staff see them.
     pub peers: Vec<PeerInfo>,
     pub recording: bool,
+    /// The edge's peers the home refused: the class is full.
+    #[serde(default)]
+    pub refused: Vec<PeerId>,
 }
 
 /// Who a relayed notification was for.
@@ -353,10 +356,14 @@ impl Room {
                 incoming: HashMap::new(),
             },
         );
+        let mut refused = Vec::new();
         for peer in open.peers {
-            // One peer over the room's limit does not cost the others their class.
+            // One peer over the room's limit does not cost the others their
+            // class: its edge closes it.
+            let id = peer.peer.id;
             if let Err(error) = self.add_edge_peer(edge, peer) {
-                tracing::warn!(room = %self.id, edge, %error, "an edge's peer refused");
+                tracing::warn!(room = %self.id, edge, peer = %id, %error, "an edge's peer refused");
+                refused.push(id);
             }
         }
         let ids: Vec<ProducerId> = self.state.lock().producers.keys().copied().collect();
@@ -380,6 +387,7 @@ impl Room {
                 .map(|p| p.info(Role::Admin))
                 .collect(),
             recording: state.recording,
+            refused,
         })
     }
 
@@ -426,6 +434,7 @@ impl Room {
                 .map(|p| p.info(Role::Admin))
                 .collect(),
             recording: state.recording,
+            refused: Vec::new(),
         })
     }
 
@@ -686,6 +695,9 @@ impl Room {
             }
         }
         self.set_recording(opened.recording);
+        for peer_id in opened.refused {
+            self.removed_by_home(peer_id, CloseReason::RoomFull);
+        }
         for piped in opened.producers {
             self.add_piped(piped).await?;
         }
