@@ -340,6 +340,9 @@ fn render() -> String {
          keep up is closed with `closed {reason: \"tooSlow\"}`), `join` within `limits.join_timeout_secs` \
          (else `closed {reason: \"joinTimeout\"}`), and one live connection per user and room (a new \
          `join` closes the older one with `closed {reason: \"replaced\"}`; pages do not reconnect then). \
+         In a cluster (docs/CLUSTER.md) the room's limit of peers counts every node: a peer admitted on \
+         one node while the class filled up on others is closed right after its `join` with \
+         `closed {reason: \"roomFull\"}` (pages say the class is full and do not reconnect). \
          A user kicked from a room is refused (`forbidden`) until their token expires or an admin lifts \
          the ban. Students receive peers without their `user` id; staff receive it.\n\n\
          Joining: `join` → load mediasoup-client's Device with `routerRtpCapabilities` → \
