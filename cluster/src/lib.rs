@@ -31,7 +31,8 @@ pub use directory::{Directory, Home};
 pub use error::ClusterError;
 pub use registry::{Load, NodeInfo, Registry, least_loaded_of, now_ms};
 pub use request::{
-    NODE_HEADER, RequestParts, SIGNATURE_HEADER, TIME_HEADER, sign_request, verify_request,
+    NODE_HEADER, ReplayGuard, RequestParts, SIGNATURE_HEADER, TIME_HEADER, sign_request,
+    verify_request,
 };
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -1,8 +1,8 @@
 //! Node-to-node HTTP requests (the internal API a room's home answers its
 //! edges on), signed like bus messages: HMAC-SHA256 under the cluster secret
 //! over the method, the path, the sending node, the time and the body. A
-//! request with a wrong signature, or dated more than [`MAX_AGE`] away from
-//! the receiver's clock, is refused.
+//! request with a wrong signature, dated more than [`MAX_AGE`] away from
+//! the receiver's clock, or seen before (a [`ReplayGuard`]) is refused.
 
 use crate::ClusterError;
 use crate::bus::MAX_AGE;
@@ -10,6 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Mutex, PoisonError};
 
 /// The sending node's id.
 pub const NODE_HEADER: &str = "x-podium-node";
@@ -71,6 +73,48 @@ pub fn verify_request(
     Ok(())
 }
 
+/// The signatures of the requests a node took while their dates are still
+/// within [`MAX_AGE`]: the same request sent again (captured on the internal
+/// network and replayed) is refused. Nodes sign each request afresh, retries
+/// included, so no request of theirs is taken twice.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    signatures: HashSet<String>,
+    /// (when the date check starts refusing it, signature), oldest first.
+    expiries: VecDeque<(u64, String)>,
+}
+
+impl ReplayGuard {
+    /// Takes the `signature` of a verified request dated `time_ms`, once.
+    pub fn first_use(
+        &self,
+        signature: &str,
+        time_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), ClusterError> {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some((until, _)) = seen.expiries.front()
+            && *until < now_ms
+        {
+            let (_, old) = seen.expiries.pop_front().expect("a front");
+            seen.signatures.remove(&old);
+        }
+        if !seen.signatures.insert(signature.to_owned()) {
+            return Err(ClusterError::Refused(
+                "a request seen before (replayed)".into(),
+            ));
+        }
+        let until = time_ms + MAX_AGE.as_millis() as u64;
+        seen.expiries.push_back((until, signature.to_owned()));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +160,23 @@ mod tests {
         assert!(verify_request(SECRET, &p, &sig, at + max).is_ok());
         assert!(verify_request(SECRET, &p, &sig, at + max + 1).is_err());
         assert!(verify_request(SECRET, &p, &sig, at - max - 1).is_err());
+    }
+
+    #[test]
+    fn a_request_is_taken_once_while_its_date_is_valid() {
+        let guard = ReplayGuard::default();
+        let max = MAX_AGE.as_millis() as u64;
+        let at = 100_000_000;
+        guard.first_use("one", at, at).unwrap();
+        guard.first_use("two", at, at + 5).unwrap();
+        assert!(guard.first_use("one", at, at + 10).is_err());
+        assert!(guard.first_use("two", at, at + max).is_err());
+        // Past its date's window the date check refuses it; the guard forgets it.
+        guard
+            .first_use("three", at + max + 1, at + max + 1)
+            .unwrap();
+        let seen = guard.seen.lock().unwrap();
+        assert_eq!(seen.expiries.len(), 1);
+        assert_eq!(seen.signatures.len(), 1);
     }
 }

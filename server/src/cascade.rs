@@ -20,7 +20,7 @@ use crate::room::{
     Room, Upstream,
 };
 use parking_lot::Mutex;
-use podium_cluster::{BusEvent, ClusterError, Envelope, NodeInfo, RequestParts};
+use podium_cluster::{BusEvent, ClusterError, Envelope, NodeInfo, ReplayGuard, RequestParts};
 use podium_protocol::ErrorCode;
 use podium_protocol::signaling::CloseReason;
 use podium_protocol::signaling::Notification;
@@ -93,6 +93,8 @@ pub struct Cascade {
     /// Every node seen in the cluster's list, by id (to ask one missing
     /// from it whether it is really gone).
     seen: Mutex<HashMap<String, NodeInfo>>,
+    /// Internal API requests taken, against replays.
+    replays: ReplayGuard,
 }
 
 impl Cascade {
@@ -114,15 +116,20 @@ impl Cascade {
             links: Mutex::new(HashMap::new()),
             homes: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
+            replays: ReplayGuard::default(),
         })
+    }
+
+    /// Checks an internal API request: signed with the cluster's secret,
+    /// dated now (give or take 30 s), and not taken before.
+    pub fn verify(&self, parts: &RequestParts<'_>, signature: &str) -> Result<(), ClusterError> {
+        let now = podium_cluster::now_ms();
+        podium_cluster::verify_request(&self.secret, parts, signature, now)?;
+        self.replays.first_use(signature, parts.time_ms, now)
     }
 
     pub fn pipe_options(&self) -> &PipeOptions {
         &self.pipe
-    }
-
-    pub fn secret(&self) -> &str {
-        &self.secret
     }
 
     fn part(&self, room: &RoomId) -> Option<Part> {

@@ -188,13 +188,7 @@ fn verified(
         time_ms,
         body,
     };
-    podium_cluster::verify_request(
-        cascade.secret(),
-        &parts,
-        signature,
-        podium_cluster::now_ms(),
-    )
-    .map_err(|e| {
+    cascade.verify(&parts, signature).map_err(|e| {
         tracing::warn!(from, error = %e, "refused an internal request");
         Error::Unauthorized(e.to_string())
     })?;
