@@ -26,6 +26,7 @@ use podium_protocol::signaling::CloseReason;
 use podium_protocol::signaling::Notification;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -95,6 +96,8 @@ pub struct Cascade {
     seen: Mutex<HashMap<String, NodeInfo>>,
     /// Internal API requests taken, against replays.
     replays: ReplayGuard,
+    /// The date of this node's last signed request (Unix ms).
+    last_signed: AtomicU64,
 }
 
 impl Cascade {
@@ -117,6 +120,7 @@ impl Cascade {
             homes: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             replays: ReplayGuard::default(),
+            last_signed: AtomicU64::new(0),
         })
     }
 
@@ -622,8 +626,8 @@ impl Cascade {
         loop {
             match self.tell_home(room, home, event.clone()).await {
                 Ok(()) => return Ok(()),
-                // The home's refusal is its answer; asking again changes nothing.
-                Err(error @ Error::Remote(_)) => return Err(error),
+                // A definite answer of the home; asking again changes nothing.
+                Err(error @ Error::Remote(_)) if is_definite(error.code()) => return Err(error),
                 Err(error) if attempt == 2 => return Err(error),
                 Err(_) => {
                     attempt += 1;
@@ -813,7 +817,7 @@ impl Cascade {
     ) -> Result<T> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let me = self.membership.id();
-        let time_ms = podium_cluster::now_ms();
+        let time_ms = signing_time(&self.last_signed, podium_cluster::now_ms());
         let signature = podium_cluster::sign_request(
             &self.secret,
             &RequestParts {
@@ -875,6 +879,28 @@ impl Cascade {
     }
 }
 
+/// The date to sign a request with: `now_ms`, or later than the last one.
+/// Strictly increasing, so no two requests of this node sign alike and the
+/// receiver's replay guard never refuses one of them.
+fn signing_time(last_signed: &AtomicU64, now_ms: u64) -> u64 {
+    let next = |last: u64| now_ms.max(last + 1);
+    let last = last_signed
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(next(last))
+        })
+        .unwrap_or_else(|last| last);
+    next(last)
+}
+
+/// Whether a refusal of the home stands (a retry would get it again), as
+/// opposed to a passing state (a worker restarting, no media yet).
+fn is_definite(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::RoomFull | ErrorCode::Forbidden | ErrorCode::NotFound | ErrorCode::BadRequest
+    )
+}
+
 /// Where an edge finds its room's home.
 enum Found {
     Live(NodeInfo),
@@ -886,4 +912,34 @@ enum Found {
 
 fn to_json(value: &impl Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_signed_within_one_millisecond_get_dates_of_their_own() {
+        let last = AtomicU64::new(0);
+        assert_eq!(signing_time(&last, 1_000), 1_000);
+        assert_eq!(signing_time(&last, 1_000), 1_001);
+        assert_eq!(signing_time(&last, 1_000), 1_002);
+        assert_eq!(signing_time(&last, 5_000), 5_000);
+        let dates: std::collections::HashSet<u64> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..1_000)
+                            .map(|_| signing_time(&last, 9_000))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        assert_eq!(dates.len(), 4_000, "every request its own date");
+    }
 }

@@ -526,8 +526,24 @@ async fn a_full_class_counts_every_node() {
     assert!(disturbed.is_empty(), "{disturbed:?}");
     assert_eq!(class_names(&a, "seminar"), ["Ada", "Bob", "Cleo"]);
 
+    // Bob reloads his page in the full class: his new connection comes in
+    // (before the old one leaves), and the old one is replaced.
+    let (mut bob_again, _) = b.join("seminar", "Bob", Role::Student).await;
+    assert_eq!(bob.notified("closed").await["reason"], "replaced");
+    assert!(
+        (bob_again
+            .try_notified("closed", Duration::from_secs(2))
+            .await)
+            .is_none(),
+        "a reload in a full class was refused"
+    );
+    class_until(&a, "seminar", "Bob once", |names| {
+        names == ["Ada", "Bob", "Cleo"]
+    })
+    .await;
+
     // Once someone leaves, b admits a newcomer again.
-    bob.close().await;
+    bob_again.close().await;
     class_until(&a, "seminar", "Bob gone", |names| names.len() == 2).await;
     let (mut eve, _) = b.join("seminar", "Eve", Role::Student).await;
     class_until(&a, "seminar", "Eve in", |names| {

@@ -254,6 +254,8 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
     // the edge reads that and opens its pipe again: its student watches on.
     teacher.drain(Duration::from_millis(300)).await;
     teacher.notifications.clear();
+    bob.drain(Duration::from_millis(300)).await;
+    bob.notifications.clear();
     let frozen = Instant::now();
     b.signal("STOP");
     let dropped = teacher
@@ -267,6 +269,12 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
         c.log_tail()
     );
     let thawed = Instant::now();
+    // b lets go of what it had from the home, then pipes it again.
+    assert!(
+        (bob.try_notified("producerClosed", BACK_WITHIN).await).is_some(),
+        "b kept the home's producers of its dropped pipe: {}",
+        b.log_tail()
+    );
     let mut have = Vec::new();
     while !produced.iter().all(|p| have.contains(p)) {
         let new = bob

@@ -74,9 +74,6 @@ pub struct EdgeOpened {
     /// The home's peers, as staff see them.
     pub peers: Vec<PeerInfo>,
     pub recording: bool,
-    /// The edge's peers the home refused: the class is full.
-    #[serde(default)]
-    pub refused: Vec<PeerId>,
 }
 
 /// Who a relayed notification was for.
@@ -356,14 +353,12 @@ impl Room {
                 incoming: HashMap::new(),
             },
         );
-        let mut refused = Vec::new();
         for peer in open.peers {
-            // One peer over the room's limit does not cost the others their
-            // class: its edge closes it.
+            // Already in the class (a pipe opened again): nobody is turned
+            // out, even past the room's limit; new joins are held to it.
             let id = peer.peer.id;
-            if let Err(error) = self.add_edge_peer(edge, peer) {
+            if let Err(error) = self.stand_in(edge, peer, false) {
                 tracing::warn!(room = %self.id, edge, peer = %id, %error, "an edge's peer refused");
-                refused.push(id);
             }
         }
         let ids: Vec<ProducerId> = self.state.lock().producers.keys().copied().collect();
@@ -387,7 +382,6 @@ impl Room {
                 .map(|p| p.info(Role::Admin))
                 .collect(),
             recording: state.recording,
-            refused,
         })
     }
 
@@ -434,13 +428,19 @@ impl Room {
                 .map(|p| p.info(Role::Admin))
                 .collect(),
             recording: state.recording,
-            refused: Vec::new(),
         })
     }
 
     /// Home side: a peer joined on `edge`: it stands in this room (counted,
     /// seen by staff, able to chat and raise its hand through its edge).
     pub fn add_edge_peer(&self, edge: &str, announced: EdgePeer) -> Result<()> {
+        self.stand_in(edge, announced, true)
+    }
+
+    /// [`Self::add_edge_peer`]; held to the room's limit of peers when
+    /// `limited`, as a join is (the user's other connections not counted:
+    /// a reload's new connection comes before the old one's leave).
+    fn stand_in(&self, edge: &str, announced: EdgePeer, limited: bool) -> Result<()> {
         let mut state = self.state.lock();
         if !state.edges.contains_key(edge) {
             return Err(Error::not_found("edge", edge));
@@ -449,7 +449,9 @@ impl Room {
         if state.peers.contains_key(&id) {
             return Ok(());
         }
-        if state.peers.len() >= self.config().limits.max_peers_per_room {
+        let user = announced.peer.user.as_deref().unwrap_or_default();
+        let others = state.peers.values().filter(|p| p.user() != user).count();
+        if limited && others >= self.config().limits.max_peers_per_room {
             return Err(Error::RoomFull(self.id.to_string()));
         }
         let info = announced.peer;
@@ -695,9 +697,6 @@ impl Room {
             }
         }
         self.set_recording(opened.recording);
-        for peer_id in opened.refused {
-            self.removed_by_home(peer_id, CloseReason::RoomFull);
-        }
         for piped in opened.producers {
             self.add_piped(piped).await?;
         }
