@@ -74,8 +74,9 @@ pub fn verify_request(
 }
 
 /// The signatures of the requests a node took while their dates are still
-/// within [`MAX_AGE`]: the same request sent again (captured on the internal
-/// network and replayed) is refused. Nodes sign each request afresh, retries
+/// within the window [`verify_request`] takes (30 s either way): the same
+/// request sent again (captured on the internal network and replayed) is
+/// refused. Nodes sign each request afresh with a date of its own, retries
 /// included, so no request of theirs is taken twice.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
