@@ -178,6 +178,31 @@ async fn student_watching(node: &Node, name: &str, wanted: &[String]) -> Client 
     client
 }
 
+/// A student on `node` that watched before: told of each of `produced`
+/// again (within the 5 s a student may wait), it consumes them. `home`'s
+/// log goes with a failure too.
+async fn consumes_again(student: &mut Client, node: &Node, produced: &[String], home: &Node) {
+    let mut have = Vec::new();
+    while !produced.iter().all(|p| have.contains(p)) {
+        let new = student
+            .try_notified("newProducer", BACK_WITHIN)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "no video again on {}: {}\n--- {} ---\n{}",
+                    node.id,
+                    node.log_tail(),
+                    home.id,
+                    home.log_tail()
+                )
+            });
+        have.push(new["producer"]["id"].as_str().unwrap().to_owned());
+    }
+    for id in produced {
+        student.ok("consume", json!({ "producerId": id })).await;
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -223,24 +248,7 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
     teacher.ok("join", json!({})).await;
     let produced = teacher_producing(&mut teacher, &["camera", "mic"]).await;
     for (student, node) in [(&mut bob, &b), (&mut cleo, &c)] {
-        let mut have = Vec::new();
-        while !produced.iter().all(|p| have.contains(p)) {
-            let new = student
-                .try_notified("newProducer", BACK_WITHIN)
-                .await
-                .unwrap_or_else(|| {
-                    panic!(
-                        "no video again on {}: {}\n--- c ---\n{}",
-                        node.id,
-                        node.log_tail(),
-                        c.log_tail()
-                    )
-                });
-            have.push(new["producer"]["id"].as_str().unwrap().to_owned());
-        }
-        for id in &produced {
-            student.ok("consume", json!({ "producerId": id })).await;
-        }
+        consumes_again(student, node, &produced, &c).await;
     }
     let back = rejoined.elapsed();
     report.push(format!(
@@ -275,23 +283,7 @@ async fn a_class_survives_its_home_an_edge_and_redis_dying() {
         "b kept the home's producers of its dropped pipe: {}",
         b.log_tail()
     );
-    let mut have = Vec::new();
-    while !produced.iter().all(|p| have.contains(p)) {
-        let new = bob
-            .try_notified("newProducer", BACK_WITHIN)
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "b never opened its dropped pipe again: {}\n--- c ---\n{}",
-                    b.log_tail(),
-                    c.log_tail()
-                )
-            });
-        have.push(new["producer"]["id"].as_str().unwrap().to_owned());
-    }
-    for id in &produced {
-        bob.ok("consume", json!({ "producerId": id })).await;
-    }
+    consumes_again(&mut bob, &b, &produced, &c).await;
     report.push(format!(
         "edge b frozen -> the home drops it: {}; thawed -> its student consumes again: {}",
         secs(dropped_after),

@@ -361,53 +361,46 @@ impl Room {
                 tracing::warn!(room = %self.id, edge, peer = %id, %error, "an edge's peer refused");
             }
         }
-        let ids: Vec<ProducerId> = self.state.lock().producers.keys().copied().collect();
-        let mut producers = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.pipe_to_edge(edge, id).await {
-                Ok(piped) => producers.push(piped),
-                Err(Error::NotFound {
-                    kind: "producer", ..
-                }) => {} // closed meanwhile
-                Err(error) => return Err(error),
-            }
-        }
-        let state = self.state.lock();
-        tracing::info!(room = %self.id, edge, producers = producers.len(), "edge piped");
-        Ok(EdgeOpened {
-            pipe,
-            producers,
-            peers: (state.peers.values())
-                .filter(|p| p.edge.as_deref() != Some(edge))
-                .map(|p| p.info(Role::Admin))
-                .collect(),
-            recording: state.recording,
-        })
+        let opened = self.edge_view(edge, pipe).await?;
+        tracing::info!(room = %self.id, edge, producers = opened.producers.len(), "edge piped");
+        Ok(opened)
     }
 
     /// Home side: the room as `edge` must have it, its pipe kept (its
     /// producers consumed into it, once).
     pub async fn edge_state(&self, edge: &str) -> Result<EdgeOpened> {
-        let (pipe, ids) = {
+        let pipe = {
             let state = self.state.lock();
             let link = state
                 .edges
                 .get(edge)
                 .ok_or_else(|| Error::not_found("edge", edge))?;
             let tuple = link.transport.tuple();
-            let pipe = PipeEnd {
+            PipeEnd {
                 ip: tuple.local_address().parse().map_err(|_| {
                     Error::Internal("a pipe listens on an address that is not an IP".into())
                 })?,
                 port: tuple.local_port(),
                 srtp: link.transport.srtp_parameters(),
-            };
-            // Not the edge's own producers back to it.
-            let ids: Vec<ProducerId> = (state.producers.keys())
+            }
+        };
+        self.edge_view(edge, pipe).await
+    }
+
+    /// Home side: the room as `edge` must have it through its pipe (`pipe`,
+    /// this end): every producer but the edge's own consumed into the pipe
+    /// (once), the peers of the other nodes, the recording flag.
+    async fn edge_view(&self, edge: &str, pipe: PipeEnd) -> Result<EdgeOpened> {
+        let ids: Vec<ProducerId> = {
+            let state = self.state.lock();
+            let link = state
+                .edges
+                .get(edge)
+                .ok_or_else(|| Error::not_found("edge", edge))?;
+            (state.producers.keys())
                 .filter(|id| !link.incoming.contains_key(id))
                 .copied()
-                .collect();
-            (pipe, ids)
+                .collect()
         };
         let mut producers = Vec::with_capacity(ids.len());
         for id in ids {
@@ -415,7 +408,7 @@ impl Room {
                 Ok(piped) => producers.push(piped),
                 Err(Error::NotFound {
                     kind: "producer", ..
-                }) => {}
+                }) => {} // closed meanwhile
                 Err(error) => return Err(error),
             }
         }
