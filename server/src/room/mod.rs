@@ -499,9 +499,21 @@ impl Room {
             .await
             .map_err(|e| Error::Internal(format!("cannot create the speaker observer: {e}")))?;
         let events = self.events.clone();
+        let runtime = tokio::runtime::Handle::current();
         let handler = observer.on_dominant_speaker(move |speaker| {
             let _ = events.send(RoomEvent::DominantSpeaker {
                 producer_id: speaker.producer.id(),
+            });
+            // mediasoup calls this on its worker thread, holding its
+            // channel's handler lock, with a producer it looked up. Were
+            // that the last reference (its peer leaving meanwhile), dropping
+            // it there would unsubscribe under that same lock and hang the
+            // worker (seen in CI). A clone outlives the call and is dropped
+            // on the runtime a moment later.
+            let keep = speaker.producer.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                drop(keep);
             });
         });
         let mut state = self.state.lock();
